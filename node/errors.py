@@ -1,0 +1,76 @@
+"""What can go wrong at a store, as one tree of domain errors.
+
+    StoreError                      every refusal; nothing was written
+    ├── BadInput                    the request itself is wrong
+    │   ├── BadBarcode              unreadable scan or wrong check digit
+    │   ├── UnknownSku              no such item in this store's catalog
+    │   ├── BadQuantity             zero, negative or not a whole number
+    │   ├── ExpiredItem             a perishable scanned past its expiry date
+    │   └── BadReceipt              no such receipt, or more returned than sold
+    ├── QuotaExceeded               past the store's quota under `strict`, or a hold
+    │                               / release / transfer larger than what is free
+    ├── NotOnHand                   more than the book shows in that bin
+    ├── HoldUnavailable             hold unknown, already closed, or expired
+    ├── AlreadyApplied              a grant or transfer in that was applied before
+    └── NotInitialised              the node file has no store yet
+
+Every edge (CLI, HTTP, TUI) shows `str(error)`: one plain sentence that names
+what is wrong. Each error also carries a short `code` for programs.
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    code = "store_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class BadInput(StoreError):
+    code = "bad_input"
+
+
+class BadBarcode(BadInput):
+    code = "bad_barcode"
+
+
+class UnknownSku(BadInput):
+    code = "unknown_sku"
+
+
+class BadQuantity(BadInput):
+    code = "bad_quantity"
+
+
+class ExpiredItem(BadInput):
+    code = "expired_item"
+
+
+class BadReceipt(BadInput):
+    code = "bad_receipt"
+
+
+class QuotaExceeded(StoreError):
+    code = "quota_exceeded"
+
+
+class NotOnHand(StoreError):
+    code = "not_on_hand"
+
+
+class HoldUnavailable(StoreError):
+    code = "hold_unavailable"
+
+
+class AlreadyApplied(StoreError):
+    code = "already_applied"
+
+
+class NotInitialised(StoreError):
+    code = "not_initialised"

@@ -1,0 +1,461 @@
+"""One function per store operation: load state, call the rules, write the result.
+
+Each write is one `BEGIN IMMEDIATE` transaction holding the state change, its
+ledger entries (gapless sequence, terminal, clerk, balances after) and the
+operation's result under the caller's operation id, so a repeated id returns
+the first result and writes nothing. The CLI, the TUI and the sync runner
+call this layer and nothing below it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from node import rules
+from node.barcodes import Scan, parse_scan
+from node.errors import BadInput, ExpiredItem, NotInitialised, UnknownSku
+from node.rules import BACK, FLOOR, Balance, Hold, Kind, Plan, Policy, SaleLine, Tender
+from node.store import backup, immediate, open_node_file
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def stamp(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_stamp(s: str) -> datetime:
+    return datetime.fromisoformat(s)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a scan or SKU means at this till: the item and how many units at what price."""
+
+    sku: str
+    name: str
+    units: int  # a case scan means its pack quantity
+    unit_price: int
+    scan: Scan | None = None
+
+
+_LEDGER_COLS = (
+    "seq, store_id, op_id, kind, sku, qty, floor_delta, back_delta, quota_delta, held_delta, over_quota, "
+    "ref, amount, on_hand_after, quota_after, held_after, terminal, clerk, at, detail"
+)
+_INSERT_LEDGER = f"INSERT INTO ledger ({_LEDGER_COLS}) VALUES ({', '.join('?' * 20)})"
+_UPSERT_STOCK = (
+    "INSERT INTO stock (sku, floor, back, quota, held, over_quota) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(sku) DO UPDATE SET floor = excluded.floor, back = excluded.back, quota = excluded.quota, "
+    "held = excluded.held, over_quota = excluded.over_quota"
+)
+
+
+class Node:
+    """A store's node file, used by one terminal and clerk."""
+
+    def __init__(self, path: str | Path, *, terminal: str = "T1", clerk: str = "clerk",
+                 clock: Clock = utcnow) -> None:
+        self.path = Path(path)
+        self.conn = open_node_file(self.path)
+        self.terminal = terminal
+        self.clerk = clerk
+        self.clock = clock
+        self._meta_cache: dict[str, str] | None = None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Node:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- setting up --------------------------------------------------------
+
+    def meta(self) -> dict[str, str]:
+        if self._meta_cache is None:
+            self._meta_cache = {r["key"]: r["value"] for r in self.conn.execute("SELECT key, value FROM meta")}
+        return self._meta_cache
+
+    def set_meta(self, **values: str) -> None:
+        with immediate(self.conn):
+            self.conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [(k, str(v)) for k, v in values.items()],
+            )
+        self._meta_cache = None
+
+    @property
+    def store_id(self) -> str:
+        sid = self.meta().get("store_id")
+        if sid is None:
+            raise NotInitialised(f"{self.path} holds no store yet; run `backroom node init` first.")
+        return sid
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(self.meta().get("policy", Policy.IN_HAND))
+
+    def initialise(self, *, store_id: str, name: str, policy: Policy, items: Iterable[Mapping[str, Any]],
+                   stock: Iterable[tuple[str, str, int, int]], locations: Iterable[tuple[str, str, str]] = ()) -> None:
+        """Load a store: its catalog, and per SKU (sku, bin, on_hand, quota) from fixtures or the hub.
+
+        The opening figures are written as `receive` entries so that the
+        ledger alone explains every unit on hand.
+        """
+        if "store_id" in self.meta():
+            raise BadInput(f"{self.path} already holds store {self.meta()['store_id']}; use a new file.")
+        now = self.clock()
+        with immediate(self.conn) as c:
+            c.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [("store_id", store_id), ("store_name", name), ("policy", str(Policy(policy))),
+                 ("created_at", stamp(now))],
+            )
+            self._load_catalog(c, items)
+            c.executemany("INSERT OR REPLACE INTO locations (id, name, kind) VALUES (?, ?, ?)", list(locations))
+            balances: dict[str, Balance] = {}
+            for sku, bin_, qty, quota in stock:
+                b = balances.setdefault(sku, Balance(sku))
+                b.bins[bin_] = b.bins.get(bin_, 0) + qty
+                b.quota += quota
+            plan = Plan(balances)
+            for b in list(balances.values()):
+                opening = Balance(b.sku)
+                plan.balances[b.sku] = opening
+                for bin_, qty in sorted(b.bins.items()):
+                    if qty:
+                        share = min(qty, b.quota - opening.quota)
+                        plan.post(rules.Change(Kind.RECEIVE, b.sku, qty, ((bin_, qty),), quota_delta=share,
+                                               ref="opening", detail={"opening": True}))
+            self._persist(c, plan, "opening", now, store_id=store_id)
+        self._meta_cache = None
+
+    def _load_catalog(self, c: sqlite3.Connection, items: Iterable[Mapping[str, Any]]) -> None:
+        rows, codes = [], []
+        for it in items:
+            rows.append((it["sku"], it["gtin"], it["name"], it["price"], int(it.get("perishable", False)),
+                         it.get("shelf_life_days"), it.get("case_gtin"), it.get("pack_qty", 1),
+                         int(it.get("in_store", False)), it.get("safety_buffer", 0)))
+            codes.append((it["gtin"].zfill(14), it["sku"], 1))
+            if it.get("case_gtin"):
+                codes.append((it["case_gtin"].zfill(14), it["sku"], it.get("pack_qty", 1)))
+        c.executemany(
+            "INSERT INTO items (sku, gtin, name, price, perishable, shelf_life_days, case_gtin, pack_qty, in_store, "
+            "safety_buffer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sku) DO UPDATE SET gtin = excluded.gtin, "
+            "name = excluded.name, price = excluded.price, perishable = excluded.perishable, "
+            "shelf_life_days = excluded.shelf_life_days, case_gtin = excluded.case_gtin, pack_qty = excluded.pack_qty, "
+            "in_store = excluded.in_store, safety_buffer = excluded.safety_buffer",
+            rows,
+        )
+        c.executemany("INSERT OR REPLACE INTO barcodes (code, sku, pack_qty) VALUES (?, ?, ?)", codes)
+        c.execute("INSERT INTO items_fts (items_fts) VALUES ('rebuild')")
+
+    # -- the write path ----------------------------------------------------
+
+    def _run(self, op_id: str, kind: str, work: Callable[[sqlite3.Connection, datetime], dict]) -> dict:
+        if not isinstance(op_id, str) or not op_id.strip():
+            raise BadInput("Every operation needs an operation id made by its caller.")
+        store_id = self.store_id
+        with immediate(self.conn) as c:
+            done = c.execute("SELECT kind, result FROM operations WHERE op_id = ?", (op_id,)).fetchone()
+            if done is not None:
+                if done["kind"] != kind:
+                    raise BadInput(f"Operation id {op_id} was already used for a {done['kind']}, not a {kind}.")
+                return json.loads(done["result"])
+            now = self.clock()
+            result = work(c, now)
+            result = {"op_id": op_id, "store_id": store_id, **result}
+            c.execute("INSERT INTO operations (op_id, kind, result, at) VALUES (?, ?, ?, ?)",
+                      (op_id, kind, json.dumps(result), stamp(now)))
+        return result
+
+    def _balances(self, c: sqlite3.Connection, skus: Iterable[str]) -> dict[str, Balance]:
+        skus = list(dict.fromkeys(skus))
+        rows = c.execute(
+            "SELECT i.sku, s.floor, s.back, s.quota, s.held, s.over_quota FROM items i "
+            f"LEFT JOIN stock s ON s.sku = i.sku WHERE i.sku IN ({', '.join('?' * len(skus))})",
+            skus,
+        ).fetchall()
+        return {
+            r[0]: Balance(r[0], {FLOOR: r[1] or 0, BACK: r[2] or 0}, r[3] or 0, r[4] or 0, r[5] or 0) for r in rows
+        }
+
+    def _persist(self, c: sqlite3.Connection, plan: Plan, op_id: str, now: datetime,
+                 store_id: str | None = None) -> tuple[int, int]:
+        store_id = store_id or self.store_id
+        touched = {p.change.sku for p in plan.entries}
+        c.executemany(
+            _UPSERT_STOCK,
+            [(b.sku, b.bins.get(FLOOR, 0), b.bins.get(BACK, 0), b.quota, b.held, b.over_quota)
+             for b in plan.balances.values() if b.sku in touched],
+        )
+        last = c.execute("SELECT coalesce(max(seq), 0) FROM ledger").fetchone()[0]
+        at = stamp(now)
+        rows = []
+        for i, p in enumerate(plan.entries, start=last + 1):
+            ch = p.change
+            deltas = dict.fromkeys(rules.BINS, 0)
+            for bin_, d in ch.bins:
+                deltas[bin_] += d
+            rows.append((i, store_id, op_id, str(ch.kind), ch.sku, ch.qty, deltas[FLOOR], deltas[BACK],
+                         ch.quota_delta, ch.held_delta, ch.over_quota, ch.ref, ch.amount, p.on_hand, p.quota,
+                         p.held, self.terminal, self.clerk, at, json.dumps(dict(ch.detail), sort_keys=True)))
+        c.executemany(_INSERT_LEDGER, rows)
+        if plan.opened_holds:
+            c.executemany(
+                "INSERT INTO holds (hold_id, sku, qty, expires_at, customer, terminal, clerk) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(h.hold_id, h.sku, h.qty, stamp(h.expires_at), h.customer, self.terminal, self.clerk)
+                 for h in plan.opened_holds],
+            )
+        if plan.closed_holds:
+            c.executemany("UPDATE holds SET status = ? WHERE hold_id = ?",
+                          [(str(kind).removeprefix("hold_"), hid) for hid, kind in plan.closed_holds])
+        return last + 1, last + len(rows)
+
+    def _posted(self, c: sqlite3.Connection, plan: Plan, op_id: str, now: datetime) -> dict:
+        first, last = self._persist(c, plan, op_id, now)
+        e = plan.entries
+        return {
+            "seq": [first, last],
+            "entries": [
+                {"kind": str(p.change.kind), "sku": p.change.sku, "qty": p.change.qty,
+                 "over_quota": p.change.over_quota, "on_hand": p.on_hand, "quota": p.quota, "held": p.held}
+                for p in e
+            ],
+            "over_quota": sum(p.change.over_quota for p in e),
+        }
+
+    def _open_holds(self, c: sqlite3.Connection, hold_ids: Iterable[str] | None = None) -> dict[str, Hold]:
+        if hold_ids is None:
+            rows = c.execute("SELECT hold_id, sku, qty, expires_at, customer FROM holds WHERE status = 'open'")
+        else:
+            ids = list(hold_ids)
+            rows = c.execute(
+                "SELECT hold_id, sku, qty, expires_at, customer FROM holds WHERE status = 'open' "
+                f"AND hold_id IN ({', '.join('?' * len(ids))})", ids)
+        return {r[0]: Hold(r[0], r[1], r[2], parse_stamp(r[3]), r[4]) for r in rows}
+
+    # -- operations --------------------------------------------------------
+
+    def sell(self, op_id: str, lines: list[SaleLine], tender: Tender | str = Tender.CASH) -> dict:
+        tender = Tender(tender)
+        policy = self.policy
+
+        def work(c: sqlite3.Connection, now: datetime) -> dict:
+            n = c.execute(
+                "INSERT INTO terminals (terminal, last_receipt) VALUES (?, 1) ON CONFLICT(terminal) "
+                "DO UPDATE SET last_receipt = last_receipt + 1 RETURNING last_receipt", (self.terminal,)
+            ).fetchone()[0]
+            receipt = f"{self.store_id}-{self.terminal}-{n:06d}"
+            hold_ids = [ln.hold_id for ln in lines if ln.hold_id]
+            holds = self._open_holds(c, hold_ids) if hold_ids else {}
+            plan = rules.sell(self._balances(c, [ln.sku for ln in lines]), lines, policy=policy,
+                              receipt=receipt, tender=tender, holds=holds, now=now)
+            posted = self._posted(c, plan, op_id, now)
+            return {"receipt": receipt, "tender": str(tender), "at": stamp(now),
+                    "total": sum(p.change.amount for p in plan.entries),
+                    "lines": [asdict(ln) for ln in lines], **posted}
+
+        return self._run(op_id, "sale", work)
+
+    def return_items(self, op_id: str, sku: str, qty: int, *, resellable: bool = True,
+                     receipt: str | None = None, bin_: str = BACK) -> dict:
+        def work(c: sqlite3.Connection, now: datetime) -> dict:
+            sold = None
+            if receipt is not None:
+                row = c.execute(
+                    "SELECT sum(CASE WHEN kind IN ('sale', 'hold_converted') THEN qty ELSE 0 END), "
+                    "max(CASE WHEN kind IN ('sale', 'hold_converted') THEN json_extract(detail, '$.unit_price') END), "
+                    "sum(CASE WHEN kind = 'return' THEN qty ELSE 0 END) FROM ledger WHERE ref = ? AND sku = ?",
+                    (receipt, sku)).fetchone()
+                if row[0]:
+                    sold = rules.Sold(row[0], row[1], row[2] or 0)
+            price = self._price(c, sku)
+            plan = rules.return_items(self._balances(c, [sku]), sku, qty, resellable=resellable,
+                                      unit_price=price, receipt=receipt, sold=sold, bin_=bin_)
+            return {"refund": -plan.entries[0].change.amount, **self._posted(c, plan, op_id, now)}
+
+        return self._run(op_id, "return", work)
+
+    def receive(self, op_id: str, sku: str, qty: int, *, bin_: str = BACK, delivery: str | None = None) -> dict:
+        return self._simple(op_id, "receive", lambda c, now, b: rules.receive(b, sku, qty, bin_=bin_, delivery=delivery),
+                            [sku])
+
+    def hold(self, op_id: str, sku: str, qty: int, *, ttl: timedelta = timedelta(hours=2), customer: str = "") -> dict:
+        def work(c: sqlite3.Connection, now: datetime) -> dict:
+            plan = rules.place_hold(self._balances(c, [sku]), op_id, sku, qty, now=now, ttl=ttl, customer=customer)
+            h = plan.opened_holds[0]
+            return {"hold_id": h.hold_id, "expires_at": stamp(h.expires_at), **self._posted(c, plan, op_id, now)}
+
+        return self._run(op_id, "hold", work)
+
+    def release_hold(self, op_id: str, hold_id: str) -> dict:
+        def work(c: sqlite3.Connection, now: datetime) -> dict:
+            holds = self._open_holds(c, [hold_id])
+            skus = [h.sku for h in holds.values()]
+            plan = rules.release_hold(self._balances(c, skus) if skus else {}, holds, hold_id, now=now)
+            return {"hold_id": hold_id, **self._posted(c, plan, op_id, now)}
+
+        return self._run(op_id, "hold_release", work)
+
+    def expire_holds(self, op_id: str | None = None) -> dict:
+        """Return the units of every hold past its time; the runner and any terminal may call it."""
+        now = self.clock()
+        due = self.conn.execute("SELECT 1 FROM holds WHERE status = 'open' AND expires_at <= ? LIMIT 1",
+                                (stamp(now),)).fetchone()
+        if due is None:
+            return {"expired": []}
+
+        op_id = op_id or f"expire:{self.terminal}:{stamp(now)}"
+
+        def work(c: sqlite3.Connection, now: datetime) -> dict:
+            holds = self._open_holds(c)
+            plan = rules.expire_holds(self._balances(c, [h.sku for h in holds.values()]) if holds else {},
+                                      holds, now=now)
+            return {"expired": [h for h, _ in plan.closed_holds], **self._posted(c, plan, op_id, now)}
+
+        return self._run(op_id, "hold_expiry", work)
+
+    def count(self, op_id: str, sku: str, bin_: str, counted: int) -> dict:
+        return self._simple(op_id, "count", lambda c, now, b: rules.count(b, sku, bin_, counted), [sku])
+
+    def write_off(self, op_id: str, kind: Kind | str, sku: str, qty: int, *, bin_: str = FLOOR,
+                  reason: str = "") -> dict:
+        kind = Kind(kind)
+        return self._simple(op_id, str(kind),
+                            lambda c, now, b: rules.write_off(b, kind, sku, qty, bin_=bin_, reason=reason), [sku])
+
+    def move(self, op_id: str, sku: str, qty: int, *, from_bin: str, to_bin: str) -> dict:
+        return self._simple(op_id, "move",
+                            lambda c, now, b: rules.move(b, sku, qty, from_bin=from_bin, to_bin=to_bin), [sku])
+
+    def transfer_out(self, op_id: str, sku: str, qty: int, *, to_location: str, transfer_id: str | None = None,
+                     hub_ordered: bool = False, bin_: str = BACK) -> dict:
+        return self._simple(
+            op_id, "transfer_out",
+            lambda c, now, b: rules.transfer_out(b, transfer_id or op_id, sku, qty, to_location=to_location,
+                                                 hub_ordered=hub_ordered, bin_=bin_), [sku])
+
+    def transfer_in(self, op_id: str, transfer_id: str, sku: str, qty: int, *, from_location: str,
+                    bin_: str = BACK) -> dict:
+        def plan(c: sqlite3.Connection, now: datetime, b: dict[str, Balance]) -> Plan:
+            applied = self._applied(c, Kind.TRANSFER_IN, transfer_id)
+            p = rules.transfer_in(b, transfer_id, sku, qty, from_location=from_location, already_applied=applied,
+                                  bin_=bin_)
+            c.execute("UPDATE incoming_transfers SET status = 'received' WHERE transfer_id = ?", (transfer_id,))
+            return p
+
+        return self._simple(op_id, "transfer_in", plan, [sku])
+
+    def apply_grant(self, grant_id: str, sku: str, qty: int) -> dict:
+        """A quota grant pulled from the hub; the grant id is also the operation id."""
+        return self._simple(
+            f"grant:{grant_id}", "quota_granted",
+            lambda c, now, b: rules.apply_grant(b, grant_id, sku, qty,
+                                                already_applied=self._applied(c, Kind.QUOTA_GRANTED, grant_id)),
+            [sku])
+
+    def release_quota(self, op_id: str, sku: str, qty: int, *, request_id: str | None = None) -> dict:
+        return self._simple(
+            op_id, "quota_released",
+            lambda c, now, b: rules.release_quota(b, op_id, sku, qty, request_id=request_id), [sku])
+
+    def _simple(self, op_id: str, kind: str, make_plan: Callable[[sqlite3.Connection, datetime, dict], Plan],
+                skus: list[str]) -> dict:
+        def work(c: sqlite3.Connection, now: datetime) -> dict:
+            return self._posted(c, make_plan(c, now, self._balances(c, skus)), op_id, now)
+
+        return self._run(op_id, kind, work)
+
+    @staticmethod
+    def _applied(c: sqlite3.Connection, kind: Kind, ref: str) -> bool:
+        return c.execute("SELECT 1 FROM ledger WHERE kind = ? AND ref = ?", (str(kind), ref)).fetchone() is not None
+
+    # -- reading -----------------------------------------------------------
+
+    def _price(self, c: sqlite3.Connection, sku: str) -> int:
+        row = c.execute("SELECT price FROM items WHERE sku = ?", (sku,)).fetchone()
+        if row is None:
+            raise UnknownSku(f"SKU {sku} is not in this store's catalog.")
+        return row[0]
+
+    def resolve(self, code: str, *, today: date | None = None) -> Resolved:
+        """A scan (or a typed SKU) as the item, units and price it stands for at this till."""
+        code = code.strip()
+        if code.upper().startswith("SKU"):
+            row = self.conn.execute("SELECT sku, name, price FROM items WHERE sku = ?", (code.upper(),)).fetchone()
+            if row is None:
+                raise UnknownSku(f"SKU {code} is not in this store's catalog.")
+            return Resolved(row[0], row[1], 1, row[2])
+        scan = parse_scan(code)
+        row = self.conn.execute(
+            "SELECT i.sku, i.name, i.price, b.pack_qty, i.perishable FROM barcodes b JOIN items i ON i.sku = b.sku "
+            "WHERE b.code = ?", (scan.lookup_key,)).fetchone()
+        if row is None:
+            raise UnknownSku(f"Barcode {scan.raw} is not an item this store sells.")
+        today = today or self.clock().date()
+        if row[4] and scan.expiry is not None and scan.expiry < today:
+            raise ExpiredItem(f"{row[1]} expired on {scan.expiry:%Y-%m-%d}; it cannot be sold. Write it off as expired.")
+        price = scan.embedded_price if scan.embedded_price is not None else row[2]
+        return Resolved(row[0], row[1], row[3], price, scan)
+
+    def lookup(self, code: str) -> dict:
+        """Everything a clerk needs to answer "can you check in the back?"."""
+        r = self.resolve(code)
+        c = self.conn
+        item = dict(c.execute("SELECT * FROM items WHERE sku = ?", (r.sku,)).fetchone())
+        s = c.execute("SELECT floor, back, quota, held, over_quota FROM stock WHERE sku = ?", (r.sku,)).fetchone()
+        figures = dict(s) if s else {"floor": 0, "back": 0, "quota": 0, "held": 0, "over_quota": 0}
+        holds = [dict(h) for h in c.execute(
+            "SELECT hold_id, qty, expires_at, customer, terminal, clerk FROM holds WHERE sku = ? AND status = 'open' "
+            "ORDER BY expires_at", (r.sku,))]
+        chain = [dict(x) for x in c.execute(
+            "SELECT cs.location, coalesce(l.name, cs.location) AS name, coalesce(l.kind, '') AS kind, cs.on_hand, "
+            "cs.available, cs.as_of FROM chain_stock cs LEFT JOIN locations l ON l.id = cs.location "
+            "WHERE cs.sku = ? ORDER BY cs.location", (r.sku,))]
+        incoming = [dict(x) for x in c.execute(
+            "SELECT transfer_id, from_location, qty FROM incoming_transfers WHERE sku = ? AND status = 'in_transit'",
+            (r.sku,))]
+        return {**item, **figures, "on_hand": figures["floor"] + figures["back"], "scan_units": r.units,
+                "scan_price": r.unit_price, "holds": holds, "chain": chain, "incoming": incoming}
+
+    def search(self, prefix: str, limit: int = 20) -> list[dict]:
+        """Items whose name has words starting with what the clerk typed."""
+        words = [w for w in "".join(ch if ch.isalnum() else " " for ch in prefix).split() if w]
+        if not words:
+            return []
+        match = " ".join(f'"{w}"*' for w in words)
+        return [dict(r) for r in self.conn.execute(
+            "SELECT i.sku, i.name, i.price, coalesce(s.floor, 0) AS floor, coalesce(s.back, 0) AS back, "
+            "coalesce(s.quota, 0) AS quota FROM items_fts f JOIN items i ON i.rowid = f.rowid "
+            "LEFT JOIN stock s ON s.sku = i.sku WHERE items_fts MATCH ? ORDER BY rank LIMIT ?", (match, limit))]
+
+    def balance(self, sku: str) -> Balance:
+        b = self._balances(self.conn, [sku])
+        if sku not in b:
+            raise UnknownSku(f"SKU {sku} is not in this store's catalog.")
+        return b[sku]
+
+    def ledger(self, *, after: int = 0, limit: int = 100) -> list[dict]:
+        rows = self.conn.execute(f"SELECT {_LEDGER_COLS} FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?",
+                                 (after, limit))
+        return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
+
+    def last_seq(self) -> int:
+        return self.conn.execute("SELECT coalesce(max(seq), 0) FROM ledger").fetchone()[0]
+
+    def backup(self, dest: str | Path) -> Path:
+        return backup(self.conn, dest)

@@ -1,0 +1,191 @@
+"""The node's SQLite file: schema, migrations, and the one way writes happen.
+
+Durability is the point of a node, so the file runs in WAL mode with
+`synchronous=FULL` (a committed sale survives a power cut, not just a crash)
+and every write is one `BEGIN IMMEDIATE` transaction: terminals in other
+processes queue on the busy timeout instead of failing half-way, and the
+ledger's sequence is assigned under that lock, so it is gapless.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+BUSY_TIMEOUT_MS = 10_000
+
+migrations = Migrations("backroom-node")
+
+
+@migrations()
+def m001_core(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+        CREATE TABLE items (
+            sku TEXT PRIMARY KEY,
+            gtin TEXT NOT NULL,
+            name TEXT NOT NULL,
+            price INTEGER NOT NULL CHECK (price >= 0),
+            perishable INTEGER NOT NULL DEFAULT 0,
+            shelf_life_days INTEGER,
+            case_gtin TEXT,
+            pack_qty INTEGER NOT NULL DEFAULT 1 CHECK (pack_qty >= 1),
+            in_store INTEGER NOT NULL DEFAULT 0,
+            safety_buffer INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE VIRTUAL TABLE items_fts USING fts5(
+            name, content='items', content_rowid='rowid', tokenize='unicode61'
+        );
+
+        -- every scannable code (GTIN-14 form) and how many units one scan means
+        CREATE TABLE barcodes (
+            code TEXT PRIMARY KEY,
+            sku TEXT NOT NULL REFERENCES items(sku),
+            pack_qty INTEGER NOT NULL DEFAULT 1
+        );
+
+        -- the store's figures per SKU; the CHECKs back the rules up
+        CREATE TABLE stock (
+            sku TEXT PRIMARY KEY REFERENCES items(sku),
+            floor INTEGER NOT NULL DEFAULT 0 CHECK (floor >= 0),
+            back INTEGER NOT NULL DEFAULT 0 CHECK (back >= 0),
+            quota INTEGER NOT NULL DEFAULT 0 CHECK (quota >= 0),
+            held INTEGER NOT NULL DEFAULT 0 CHECK (held >= 0),
+            over_quota INTEGER NOT NULL DEFAULT 0 CHECK (over_quota >= 0)
+        );
+
+        CREATE TABLE holds (
+            hold_id TEXT PRIMARY KEY,
+            sku TEXT NOT NULL,
+            qty INTEGER NOT NULL CHECK (qty > 0),
+            expires_at TEXT NOT NULL,
+            customer TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'open',
+            terminal TEXT NOT NULL,
+            clerk TEXT NOT NULL
+        );
+        CREATE INDEX holds_open ON holds(status, expires_at);
+
+        -- append-only: also the outbox the runner pushes to the hub
+        CREATE TABLE ledger (
+            seq INTEGER PRIMARY KEY,
+            store_id TEXT NOT NULL,
+            op_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            qty INTEGER NOT NULL,
+            floor_delta INTEGER NOT NULL,
+            back_delta INTEGER NOT NULL,
+            quota_delta INTEGER NOT NULL,
+            held_delta INTEGER NOT NULL,
+            over_quota INTEGER NOT NULL,
+            ref TEXT,
+            amount INTEGER NOT NULL,
+            on_hand_after INTEGER NOT NULL,
+            quota_after INTEGER NOT NULL,
+            held_after INTEGER NOT NULL,
+            terminal TEXT NOT NULL,
+            clerk TEXT NOT NULL,
+            at TEXT NOT NULL,
+            detail TEXT NOT NULL
+        );
+        CREATE INDEX ledger_sku ON ledger(sku, seq);
+        CREATE INDEX ledger_ref ON ledger(ref) WHERE ref IS NOT NULL;
+        -- a grant or a transfer in is applied once, whatever the code above does
+        CREATE UNIQUE INDEX ledger_once ON ledger(kind, ref)
+            WHERE kind IN ('quota_granted', 'transfer_in');
+        CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+        CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+            BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+
+        -- one row per operation id: a repeated id returns this result
+        CREATE TABLE operations (
+            op_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            result TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+
+        CREATE TABLE terminals (
+            terminal TEXT PRIMARY KEY,
+            last_receipt INTEGER NOT NULL DEFAULT 0
+        );
+
+        -- the chain's stock picture as last pulled from the hub
+        CREATE TABLE chain_stock (
+            location TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            on_hand INTEGER NOT NULL,
+            available INTEGER NOT NULL,
+            as_of TEXT NOT NULL,
+            PRIMARY KEY (sku, location)
+        );
+        CREATE TABLE locations (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL
+        );
+        CREATE TABLE incoming_transfers (
+            transfer_id TEXT PRIMARY KEY,
+            from_location TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            qty INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'in_transit'
+        );
+        """
+    )
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A connection in autocommit mode: transactions are opened explicitly."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def open_node_file(path: str | Path) -> sqlite3.Connection:
+    """Open (creating if need be) and migrate a node file."""
+    conn = connect(path)
+    db = Database(conn)
+    # Two terminals starting at once must not both migrate.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        pending = migrations.pending(db)
+    finally:
+        conn.execute("ROLLBACK")
+    if pending:
+        # Inside our IMMEDIATE transaction each step runs as a savepoint.
+        with immediate(conn):
+            migrations.apply(db)
+    return conn
+
+
+@contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: commits on success, rolls back on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def backup(conn: sqlite3.Connection, dest: str | Path) -> Path:
+    """A consistent copy taken in one read transaction: terminals keep selling meanwhile."""
+    dest = Path(dest)
+    if dest.exists():
+        raise FileExistsError(f"Backup target {dest} already exists; choose a new file name.")
+    conn.execute("VACUUM INTO ?", (str(dest),))
+    return dest
