@@ -360,10 +360,10 @@ class Node:
 
         return self._simple(op_id, "transfer_in", plan, [sku])
 
-    def apply_grant(self, grant_id: str, sku: str, qty: int) -> dict:
-        """A quota grant pulled from the hub; the grant id is also the operation id."""
+    def apply_grant(self, op_id: str, grant_id: str, sku: str, qty: int) -> dict:
+        """A quota grant pulled from the hub, applied once by grant id (a second time is refused)."""
         return self._simple(
-            f"grant:{grant_id}", "quota_granted",
+            op_id, "quota_granted",
             lambda c, now, b: rules.apply_grant(b, grant_id, sku, qty,
                                                 already_applied=self._applied(c, Kind.QUOTA_GRANTED, grant_id)),
             [sku])
@@ -459,3 +459,33 @@ class Node:
 
     def backup(self, dest: str | Path) -> Path:
         return backup(self.conn, dest)
+
+
+DEFAULT_QUOTA_SHARE = 0.7  # of each SKU's unbuffered stock, the store's to sell offline
+
+
+def opening_quota(on_hand: int, safety_buffer: int, share: float = DEFAULT_QUOTA_SHARE) -> int:
+    """The store's opening quota: a share of what is left after the safety buffer."""
+    return int(max(0, on_hand - safety_buffer) * share)
+
+
+def initialise_from_chain(node: Node, chain: Any, store_id: str, *, policy: Policy = Policy.IN_HAND,
+                          quota_share: float = DEFAULT_QUOTA_SHARE) -> None:
+    """Set a node up as one store of a fixtures chain (see fixtures.chain), without a hub."""
+    location = next((loc for loc in chain.locations if loc.id == store_id and loc.kind == "store"), None)
+    if location is None:
+        stores = ", ".join(loc.id for loc in chain.stores())
+        raise BadInput(f"The demo chain has no store {store_id}; choose one of {stores}.")
+    by_sku: dict[str, dict[str, int]] = {}
+    for line in chain.stock(store_id):
+        by_sku.setdefault(line.sku, {})[line.bin] = line.qty
+    stock = []
+    for sku, bins in by_sku.items():
+        quota = opening_quota(sum(bins.values()), chain.item(sku).safety_buffer, quota_share)
+        for bin_, qty in sorted(bins.items()):
+            # a SKU's quota is given once; Node.initialise spreads it over the bins
+            stock.append((sku, bin_, qty, quota))
+            quota = 0
+    node.initialise(store_id=store_id, name=location.name, policy=policy,
+                    items=(asdict(it) for it in chain.catalog), stock=stock,
+                    locations=[(loc.id, loc.name, loc.kind) for loc in chain.locations])

@@ -1,0 +1,161 @@
+"""The wire between stores and the hub, versioned. Both sides import it; it imports neither.
+
+Ints are strict on purpose: a ledger is money and units, and `"12"` or
+`true` arriving as a quantity is a bug upstream, not something to guess at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+
+WIRE_VERSION = 1
+MAX_BATCH = 1000  # entries per push; a day offline drains in several batches
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=False)]
+Count = Annotated[StrictInt, Field(ge=0)]
+
+EntryKind = Literal[
+    "sale", "return", "receive", "hold", "hold_released", "hold_expired", "hold_converted", "count",
+    "damaged", "expired", "lost", "move", "transfer_out", "transfer_in", "quota_granted", "quota_released",
+]
+
+
+class Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LedgerEntry(Wire):
+    """One entry of a store's ledger, exactly as the store wrote it."""
+
+    seq: Annotated[StrictInt, Field(ge=1)]
+    store_id: Id
+    op_id: Id
+    kind: EntryKind
+    sku: Id
+    qty: Count
+    floor_delta: StrictInt
+    back_delta: StrictInt
+    quota_delta: StrictInt
+    held_delta: StrictInt
+    over_quota: Count
+    ref: str | None = None
+    amount: StrictInt
+    on_hand_after: StrictInt
+    quota_after: Count
+    held_after: Count
+    terminal: Id
+    clerk: Id
+    at: Id  # ISO-8601 UTC, as written by the store
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def on_hand_delta(self) -> int:
+        return self.floor_delta + self.back_delta
+
+    def content_hash(self) -> str:
+        """What makes two entries under one sequence the same entry."""
+        body = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+class PushBatch(Wire):
+    version: Literal[1] = WIRE_VERSION
+    store_id: Id
+    entries: Annotated[list[LedgerEntry], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class PushResult(Wire):
+    """The hub's answer to a push: how much it took and where the store should continue."""
+
+    accepted: Count  # new entries applied
+    duplicates: Count  # entries it already had, unchanged
+    next_seq: Annotated[StrictInt, Field(ge=1)]  # the sequence the hub expects next
+
+
+class Refusal(Wire):
+    """Why the hub refused a request; `code` is for programs, `message` for people."""
+
+    code: str
+    message: str
+    expected_seq: int | None = None
+
+
+class Grant(Wire):
+    grant_id: Id
+    grant_no: Annotated[StrictInt, Field(ge=1)]  # gapless per store
+    sku: Id
+    qty: Annotated[StrictInt, Field(ge=1)]
+
+
+class ReleaseRequest(Wire):
+    request_id: Id
+    sku: Id
+    qty: Annotated[StrictInt, Field(ge=1)]
+
+
+class TransferOrder(Wire):
+    """A physical move the hub ordered: the source sends from the hub share."""
+
+    transfer_id: Id
+    sku: Id
+    qty: Annotated[StrictInt, Field(ge=1)]
+    from_location: Id
+    to_location: Id
+
+
+class CatalogItem(Wire):
+    sku: Id
+    gtin: Id
+    name: str
+    price: Count  # minor units, tax included
+    perishable: bool = False
+    shelf_life_days: int | None = None
+    case_gtin: str | None = None
+    pack_qty: Annotated[StrictInt, Field(ge=1)] = 1
+    in_store: bool = False
+    safety_buffer: Count = 0
+
+
+class LocationInfo(Wire):
+    id: Id
+    name: str
+    kind: Literal["store", "warehouse"]
+
+
+class ChainStock(Wire):
+    """Another location's figures for "check in the back", true as of `as_of`."""
+
+    location: Id
+    sku: Id
+    on_hand: StrictInt
+    available: StrictInt
+    as_of: str
+
+
+class PullResponse(Wire):
+    version: Literal[1] = WIRE_VERSION
+    cursor: Count  # give it back next time to get only what is new
+    grants: list[Grant] = []
+    release_requests: list[ReleaseRequest] = []
+    transfers: list[TransferOrder] = []
+    catalog: list[CatalogItem] = []
+    locations: list[LocationInfo] = []
+    chain_stock: list[ChainStock] = []
+    more: bool = False  # there is more to pull right away
+
+
+class StoreOpening(Wire):
+    """Everything a node needs to start as a store (or to restore a replaced machine)."""
+
+    store_id: Id
+    name: str
+    policy: Literal["strict", "in-hand"]
+    catalog: list[CatalogItem]
+    locations: list[LocationInfo]
+    stock: list[tuple[str, str, int, int]]  # sku, bin, on_hand, quota
+    ledger: list[LedgerEntry] = []  # the hub's copy, for a replaced machine
+    next_grant_no: int = 1
