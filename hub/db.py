@@ -1,0 +1,249 @@
+"""The hub's schema (SQLAlchemy Core) and the one way it runs a transaction.
+
+The same SQL runs on SQLite (the default: one file, `BEGIN IMMEDIATE`) and on
+PostgreSQL (SERIALIZABLE). Under SERIALIZABLE, and on CockroachDB, a
+conflicting transaction fails with SQLSTATE 40001 and must be run again
+whole: `transact` does that with jittered backoff, so callers write plain
+transactions and never see the retry.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import (
+    BigInteger, Boolean, Column, Connection, Engine, Index, Integer, MetaData, String, Table, Text,
+    UniqueConstraint, create_engine, event, insert, select,
+)
+from sqlalchemy.exc import DBAPIError
+
+metadata = MetaData()
+
+locations = Table(
+    "locations", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(16), nullable=False),  # store | warehouse
+    Column("policy", String(16), nullable=False, default="in-hand"),
+    Column("next_seq", BigInteger, nullable=False, default=1),  # the store entry the hub expects next
+    Column("next_grant_no", BigInteger, nullable=False, default=1),
+    Column("last_seen", String(40)),
+    Column("blocked", Boolean, nullable=False, default=False),  # open divergence: no grants
+)
+
+items = Table(
+    "items", metadata,
+    Column("sku", String(64), primary_key=True),
+    Column("gtin", String(14), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("price", Integer, nullable=False),
+    Column("perishable", Boolean, nullable=False, default=False),
+    Column("shelf_life_days", Integer),
+    Column("case_gtin", String(14)),
+    Column("pack_qty", Integer, nullable=False, default=1),
+    Column("in_store", Boolean, nullable=False, default=False),
+    Column("safety_buffer", Integer, nullable=False, default=0),
+    Column("feed_id", BigInteger, nullable=False, default=0),  # changefeed id of its last change
+)
+
+positions = Table(
+    "positions", metadata,
+    Column("location", String(32), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("on_hand", Integer, nullable=False, default=0),
+    Column("quota", Integer, nullable=False, default=0),
+    Column("held", Integer, nullable=False, default=0),
+    Column("in_flight", Integer, nullable=False, default=0),
+    Column("hub_share", Integer, nullable=False, default=0),
+    Column("reserved", Integer, nullable=False, default=0),
+    Column("shortfall", Integer, nullable=False, default=0),
+    Column("safety_buffer", Integer, nullable=False, default=0),
+)
+
+opening_stock = Table(
+    "opening_stock", metadata,
+    Column("location", String(32), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("bin", String(16), primary_key=True),
+    Column("qty", Integer, nullable=False),
+    Column("quota", Integer, nullable=False),
+)
+
+store_entries = Table(
+    "store_entries", metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("hash", String(64), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("on_hand_delta", Integer, nullable=False),
+    Column("quota_delta", Integer, nullable=False),
+    Column("held_delta", Integer, nullable=False),
+    Column("over_quota", Integer, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("body", Text, nullable=False),  # the entry as the store sent it (JSON)
+)
+
+grants = Table(
+    "grants", metadata,
+    Column("grant_id", String(64), primary_key=True),
+    Column("store_id", String(32), nullable=False),
+    Column("grant_no", BigInteger, nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("status", String(16), nullable=False, default="in_flight"),  # in_flight | applied
+    Column("created_at", String(40), nullable=False),
+    UniqueConstraint("store_id", "grant_no"),
+)
+
+release_requests = Table(
+    "release_requests", metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("store_id", String(32), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("status", String(16), nullable=False, default="open"),  # open | answered
+    Column("released", Integer),
+    Column("created_at", String(40), nullable=False),
+)
+
+reservations = Table(
+    "reservations", metadata,
+    Column("reservation_id", String(64), primary_key=True),
+    Column("location", String(32), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("expires_at", String(40)),
+    Column("at_risk", Boolean, nullable=False, default=False),
+    Column("created_at", String(40), nullable=False),
+    Index("reservations_open", "status", "expires_at"),
+    Index("reservations_at", "location", "sku"),
+)
+
+incidents = Table(
+    "incidents", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("store_id", String(32), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("seq", BigInteger),
+    Column("message", Text, nullable=False),
+    Column("at", String(40), nullable=False),
+    Column("cleared_at", String(40)),
+)
+
+# An ordered, resumable feed of stock changes: written in the same
+# transaction as the change itself (a transactional outbox).
+changefeed = Table(
+    "changefeed", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("location", String(32), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # level | sold_out | back_in_stock | catalog
+    Column("on_hand", Integer, nullable=False),
+    Column("available", Integer, nullable=False),
+    Column("at", String(40), nullable=False),
+)
+
+tokens = Table(
+    "tokens", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # store | ops | web
+    Column("store_id", String(32)),
+    Column("created_at", String(40), nullable=False),
+    Column("revoked_at", String(40)),
+)
+
+idempotency = Table(
+    "idempotency", metadata,
+    Column("key", String(200), primary_key=True),
+    Column("response", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+schema_migrations = Table(
+    "schema_migrations", metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", String(40), nullable=False),
+)
+
+
+def _m1(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t.name != "schema_migrations"])
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_m1]
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            # pysqlite's own transaction handling would BEGIN lazily (DEFERRED); we want IMMEDIATE.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # type: ignore[no-untyped-def]
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, isolation_level="SERIALIZABLE", pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def migrate(engine: Engine, now: str) -> int:
+    """Bring the schema to the newest version; safe to run from several hub processes at once."""
+    def step(conn: Connection) -> int:
+        schema_migrations.create(conn, checkfirst=True)
+        done = set(conn.scalars(select(schema_migrations.c.version)))
+        for version, fn in enumerate(MIGRATIONS, start=1):
+            if version not in done:
+                fn(conn)
+                conn.execute(insert(schema_migrations).values(version=version, applied_at=now))
+        return len(MIGRATIONS)
+    if engine.dialect.name == "postgresql":
+        # DDL under SERIALIZABLE from two processes: serialise on an advisory lock.
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(424242)")
+            return step(conn)
+    return transact(engine, step)
+
+
+T = TypeVar("T")
+
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
+
+
+def is_retryable(err: DBAPIError) -> bool:
+    orig = getattr(err, "orig", None)
+    if getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+        return True
+    return "database is locked" in str(orig)
+
+
+def transact(engine: Engine, fn: Callable[[Connection], T], *, attempts: int = 12) -> T:
+    """Run `fn` in one transaction; run it again whole on a serialization failure."""
+    delay = 0.002
+    for attempt in range(attempts):
+        try:
+            with engine.begin() as conn:
+                return fn(conn)
+        except DBAPIError as err:
+            if attempt == attempts - 1 or not is_retryable(err):
+                raise
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.25)
+    raise AssertionError("unreachable")
