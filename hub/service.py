@@ -1,0 +1,505 @@
+"""The hub's operations: load state, call hub.rules, write the result in one transaction.
+
+HTTP routes, the CLI and the scheduler call this layer only. Every write
+runs through `db.transact`, so it is retried whole on a serialization
+failure; every write that a client may repeat takes an idempotency key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hub import db, rules
+from hub.db import (
+    changefeed, grants, idempotency, incidents, items, locations, opening_stock, positions, release_requests,
+    reservations, store_entries, tokens, transact,
+)
+from hub.rules import EntryFacts, HubError, Position, Reservation
+from sync import models as wire
+
+POSITION_FIGURES = ("on_hand", "quota", "held", "in_flight", "hub_share", "reserved", "shortfall", "safety_buffer")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def stamp(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str  # store | ops | web
+    store_id: str | None = None
+
+
+def _upsert(conn: Connection, table: Any, rows: list[dict], keys: Sequence[str]) -> None:
+    if not rows:
+        return
+    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    cols = [c for c in rows[0] if c not in keys]
+    conn.execute(ins.on_conflict_do_update(index_elements=list(keys), set_={c: ins.excluded[c] for c in cols}), rows)
+
+
+def _position(row: Any) -> Position:
+    return Position(row.location, row.sku, *(getattr(row, f) for f in POSITION_FIGURES))
+
+
+def _reservation(row: Any) -> Reservation:
+    exp = datetime.fromisoformat(row.expires_at) if row.expires_at else None
+    return Reservation(row.reservation_id, row.location, row.sku, row.qty, row.status, exp, row.at_risk)
+
+
+class Hub:
+    def __init__(self, engine: Engine, clock: Any = utcnow) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    @classmethod
+    def open(cls, url: str, clock: Any = utcnow) -> Hub:
+        engine = db.make_engine(url)
+        db.migrate(engine, stamp(clock()))
+        return cls(engine, clock)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- shared pieces ------------------------------------------------------
+
+    def _once(self, conn: Connection, key: str | None, work: Any) -> dict:
+        """Run `work(conn)` once per idempotency key; a repeat returns the first answer."""
+        if key is not None:
+            if not key or len(key) > 200:
+                raise rules.BadRequest("An idempotency key must be 1 to 200 characters.")
+            done = conn.execute(select(idempotency.c.response).where(idempotency.c.key == key)).scalar()
+            if done is not None:
+                return json.loads(done)
+        result = work(conn)
+        if key is not None:
+            conn.execute(insert(idempotency).values(key=key, response=json.dumps(result),
+                                                    created_at=stamp(self.clock())))
+        return result
+
+    def _positions(self, conn: Connection, location: str, skus: Iterable[str]) -> dict[str, Position]:
+        skus = list(set(skus))
+        got = {r.sku: _position(r) for r in conn.execute(
+            select(positions).where(positions.c.location == location, positions.c.sku.in_(skus)))}
+        missing = [s for s in skus if s not in got]
+        if missing:
+            buffers = dict(conn.execute(select(items.c.sku, items.c.safety_buffer).where(items.c.sku.in_(missing))).all())
+            for sku in missing:
+                if sku not in buffers:
+                    raise rules.Unknown(f"SKU {sku} is not in the chain's catalog.")
+                got[sku] = Position(location, sku, safety_buffer=buffers[sku])
+        return got
+
+    def _save(self, conn: Connection, before: dict[str, tuple[int, int]], changed: Iterable[Position], now: str) -> None:
+        """Write positions back, with a changefeed row for each whose picture changed."""
+        changed = list(changed)
+        _upsert(conn, positions, [{"location": p.location, "sku": p.sku, **{f: getattr(p, f) for f in POSITION_FIGURES}}
+                                  for p in changed], ("location", "sku"))
+        feed = []
+        for p in changed:
+            old_on_hand, old_avail = before.get(p.sku, (None, None))
+            avail = p.promisable
+            if (old_on_hand, old_avail) == (p.on_hand, avail):
+                continue
+            kind = "level"
+            if old_avail and not avail:
+                kind = "sold_out"
+            elif not old_avail and avail and old_avail is not None:
+                kind = "back_in_stock"
+            feed.append({"location": p.location, "sku": p.sku, "kind": kind, "on_hand": p.on_hand,
+                         "available": avail, "at": now})
+        if feed:
+            conn.execute(insert(changefeed), feed)
+
+    @staticmethod
+    def _snapshot(ps: dict[str, Position]) -> dict[str, tuple[int, int]]:
+        return {k: (p.on_hand, p.promisable) for k, p in ps.items()}
+
+    def _location(self, conn: Connection, location: str, kind: str | None = None) -> Any:
+        loc = conn.execute(select(locations).where(locations.c.id == location)).one_or_none()
+        if loc is None or (kind and loc.kind != kind):
+            raise rules.Unknown(f"There is no {kind or 'location'} {location}.")
+        return loc
+
+    # -- setting up ---------------------------------------------------------
+
+    def load_chain(self, chain: Any, *, quota_share: float = 0.7, policy: str = "in-hand") -> dict:
+        """Load a fixtures chain: catalog, locations, the warehouse's stock, each store's opening split."""
+        now = stamp(self.clock())
+
+        def tx(conn: Connection) -> dict:
+            if conn.execute(select(func.count()).select_from(locations)).scalar():
+                raise rules.BadRequest("This hub already holds a chain; use a new database.")
+            conn.execute(insert(items), [
+                {**{k: v for k, v in asdict(it).items()}, "feed_id": 0} for it in chain.catalog])
+            conn.execute(insert(locations), [
+                {"id": loc.id, "name": loc.name, "kind": loc.kind, "policy": policy, "next_seq": 1,
+                 "next_grant_no": 1, "blocked": False} for loc in chain.locations])
+            n_open = 0
+            for loc in chain.locations:
+                rows = list(chain.stock(loc.id))
+                if loc.kind == "warehouse":
+                    totals: dict[str, int] = {}
+                    for ln in rows:
+                        totals[ln.sku] = totals.get(ln.sku, 0) + ln.qty
+                    ps = [Position(loc.id, sku, on_hand=q, hub_share=q, safety_buffer=chain.item(sku).safety_buffer)
+                          for sku, q in totals.items()]
+                    self._save(conn, {}, ps, now)
+                    continue
+                per_sku: dict[str, list] = {}
+                for ln in rows:
+                    per_sku.setdefault(ln.sku, []).append(ln)
+                opening = []
+                for sku, lns in per_sku.items():
+                    total = sum(ln.qty for ln in lns)
+                    quota = int(max(0, total - chain.item(sku).safety_buffer) * quota_share)
+                    for ln in sorted(lns, key=lambda x: x.bin):
+                        q = min(ln.qty, quota)
+                        quota -= q
+                        opening.append({"location": loc.id, "sku": sku, "bin": ln.bin, "qty": ln.qty, "quota": q})
+                if opening:
+                    conn.execute(insert(opening_stock), opening)
+                n_open += len(opening)
+            return {"items": len(chain.catalog), "locations": len(chain.locations), "opening_lines": n_open}
+
+        return transact(self.engine, tx)
+
+    # -- credentials --------------------------------------------------------
+
+    def issue_token(self, role: str, store_id: str | None = None) -> str:
+        if role not in ("store", "ops", "web"):
+            raise rules.BadRequest(f"A token's role is store, ops or web, not {role!r}.")
+        if (role == "store") != (store_id is not None):
+            raise rules.BadRequest("A store token names its store; ops and web tokens name none.")
+        token = f"br_{role}_{secrets.token_urlsafe(24)}"
+
+        def tx(conn: Connection) -> None:
+            if store_id is not None:
+                self._location(conn, store_id, "store")
+            conn.execute(insert(tokens).values(token_hash=hash_token(token), role=role, store_id=store_id,
+                                               created_at=stamp(self.clock())))
+        transact(self.engine, tx)
+        return token
+
+    def revoke_token(self, token: str) -> bool:
+        def tx(conn: Connection) -> bool:
+            r = conn.execute(update(tokens).where(tokens.c.token_hash == hash_token(token),
+                                                  tokens.c.revoked_at.is_(None))
+                             .values(revoked_at=stamp(self.clock())))
+            return r.rowcount > 0
+        return transact(self.engine, tx)
+
+    def authenticate(self, token: str) -> Principal | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tokens.c.role, tokens.c.store_id).where(
+                tokens.c.token_hash == hash_token(token), tokens.c.revoked_at.is_(None))).one_or_none()
+        return Principal(row.role, row.store_id) if row else None
+
+    # -- stores: opening, push, pull ----------------------------------------
+
+    def opening(self, store_id: str) -> wire.StoreOpening:
+        with self.engine.connect() as conn:
+            loc = self._location(conn, store_id, "store")
+            catalog = [wire.CatalogItem(**{k: v for k, v in r._mapping.items() if k != "feed_id"})
+                       for r in conn.execute(select(items).order_by(items.c.sku))]
+            locs = [wire.LocationInfo(id=r.id, name=r.name, kind=r.kind)
+                    for r in conn.execute(select(locations).order_by(locations.c.id))]
+            ledger = [wire.LedgerEntry.model_validate_json(b) for b in conn.scalars(
+                select(store_entries.c.body).where(store_entries.c.store_id == store_id).order_by(store_entries.c.seq))]
+            stock = [] if ledger else [(r.sku, r.bin, r.qty, r.quota) for r in conn.execute(
+                select(opening_stock).where(opening_stock.c.location == store_id)
+                .order_by(opening_stock.c.sku, opening_stock.c.bin))]
+        return wire.StoreOpening(store_id=store_id, name=loc.name, policy=loc.policy, catalog=catalog,
+                                 locations=locs, stock=stock, ledger=ledger)
+
+    def ingest(self, store_id: str, batch: wire.PushBatch) -> wire.PushResult:
+        """Apply a store's batch in one transaction: idempotent, gapless, never refused for business reasons."""
+        if batch.store_id != store_id or any(e.store_id != store_id for e in batch.entries):
+            raise rules.WrongStore(f"This credential is for store {store_id}; the batch names another store.")
+        hashes = [(e.seq, e.content_hash()) for e in batch.entries]
+
+        def tx(conn: Connection) -> wire.PushResult:
+            now = stamp(self.clock())
+            loc = self._location(conn, store_id, "store")
+            low = [s for s, _ in hashes if s < loc.next_seq]
+            held = dict(conn.execute(select(store_entries.c.seq, store_entries.c.hash).where(
+                store_entries.c.store_id == store_id, store_entries.c.seq.in_(low))).all()) if low else {}
+            plan = rules.plan_batch(hashes, loc.next_seq, held)
+            conn.execute(update(locations).where(locations.c.id == store_id)
+                         .values(next_seq=plan.next_seq, last_seen=now))
+            if not plan.new:
+                return wire.PushResult(accepted=0, duplicates=plan.duplicates, next_seq=plan.next_seq)
+            new = [batch.entries[i] for i in plan.new]
+            skus = {e.sku for e in new}
+            ps = self._positions(conn, store_id, skus)
+            before = self._snapshot(ps)
+            open_res = [_reservation(r) for r in conn.execute(
+                select(reservations).where(reservations.c.location == store_id, reservations.c.sku.in_(skus),
+                                           reservations.c.status.in_(rules.OPEN))
+                .order_by(reservations.c.created_at.desc()))]
+            grant_refs = [e.ref for e in new if e.kind == "quota_granted" and e.ref]
+            known_grants = dict(conn.execute(select(grants.c.grant_id, grants.c.qty).where(
+                grants.c.grant_id.in_(grant_refs), grants.c.store_id == store_id)).all()) if grant_refs else {}
+            notes, answered = [], []
+            for e in new:
+                facts = EntryFacts(e.seq, e.kind, e.sku, e.qty, e.on_hand_delta, e.quota_delta, e.held_delta,
+                                   e.over_quota, e.ref, bool(e.detail.get("hub_ordered")), e.quota_after)
+                s = rules.apply_entry(ps[e.sku], facts, [r for r in open_res if r.sku == e.sku],
+                                      known_grants.get(e.ref) if e.kind == "quota_granted" else None)
+                if s.note:
+                    notes.append({"store_id": store_id, "kind": "mismatch", "seq": e.seq, "message": s.note,
+                                  "at": now})
+                if e.kind == "quota_released" and e.detail.get("request_id"):
+                    answered.append({"rid": e.detail["request_id"], "released": e.qty})
+            conn.execute(insert(store_entries), [
+                {"store_id": store_id, "seq": e.seq, "hash": h, "kind": e.kind, "sku": e.sku, "qty": e.qty,
+                 "on_hand_delta": e.on_hand_delta, "quota_delta": e.quota_delta, "held_delta": e.held_delta,
+                 "over_quota": e.over_quota, "amount": e.amount, "at": e.at, "body": e.model_dump_json()}
+                for e, h in ((batch.entries[i], hashes[i][1]) for i in plan.new)])
+            self._save(conn, before, ps.values(), now)
+            risky = [r.reservation_id for r in open_res if r.at_risk]
+            if risky:
+                conn.execute(update(reservations).where(reservations.c.reservation_id.in_(risky)).values(at_risk=True))
+            if grant_refs:
+                conn.execute(update(grants).where(grants.c.grant_id.in_(grant_refs)).values(status="applied"))
+            for a in answered:
+                conn.execute(update(release_requests).where(release_requests.c.request_id == a["rid"])
+                             .values(status="answered", released=a["released"]))
+            if notes:
+                conn.execute(insert(incidents), notes)
+            return wire.PushResult(accepted=len(new), duplicates=plan.duplicates, next_seq=plan.next_seq)
+
+        try:
+            return transact(self.engine, tx)
+        except rules.Divergence as d:
+            self._record_divergence(store_id, d)
+            raise
+
+    def _record_divergence(self, store_id: str, d: rules.Divergence) -> None:
+        def tx(conn: Connection) -> None:
+            conn.execute(insert(incidents).values(store_id=store_id, kind="divergence", seq=d.extra.get("seq"),
+                                                  message=d.message, at=stamp(self.clock())))
+            conn.execute(update(locations).where(locations.c.id == store_id).values(blocked=True))
+        transact(self.engine, tx)
+
+    def pull(self, store_id: str, cursor: int = 0, limit: int = 2000) -> wire.PullResponse:
+        with self.engine.connect() as conn:
+            self._location(conn, store_id, "store")
+            gs = [wire.Grant(grant_id=r.grant_id, grant_no=r.grant_no, sku=r.sku, qty=r.qty) for r in conn.execute(
+                select(grants).where(grants.c.store_id == store_id, grants.c.status == "in_flight")
+                .order_by(grants.c.grant_no))]
+            rs = [wire.ReleaseRequest(request_id=r.request_id, sku=r.sku, qty=r.qty) for r in conn.execute(
+                select(release_requests).where(release_requests.c.store_id == store_id,
+                                               release_requests.c.status == "open"))]
+            feed = conn.execute(select(changefeed).where(changefeed.c.id > cursor).order_by(changefeed.c.id)
+                                .limit(limit + 1)).all()
+            more = len(feed) > limit
+            feed = feed[:limit]
+            new_cursor = feed[-1].id if feed else cursor
+            latest: dict[tuple[str, str], Any] = {}
+            for r in feed:
+                if r.location != store_id and r.kind != "catalog":
+                    latest[(r.location, r.sku)] = r
+            chain = [wire.ChainStock(location=r.location, sku=r.sku, on_hand=r.on_hand, available=r.available,
+                                     as_of=r.at) for r in latest.values()]
+            catalog_skus = {r.sku for r in feed if r.kind == "catalog"}
+            catalog = [wire.CatalogItem(**{k: v for k, v in r._mapping.items() if k != "feed_id"})
+                       for r in conn.execute(select(items).where(items.c.sku.in_(catalog_skus)))] if catalog_skus else []
+            locs = [wire.LocationInfo(id=r.id, name=r.name, kind=r.kind)
+                    for r in conn.execute(select(locations))] if cursor == 0 else []
+        return wire.PullResponse(cursor=new_cursor, grants=gs, release_requests=rs, catalog=catalog,
+                                 locations=locs, chain_stock=chain, more=more)
+
+    # -- ops: quota moves -----------------------------------------------------
+
+    def grant(self, store_id: str, sku: str, qty: int, key: str | None = None) -> dict:
+        """Hub -> store: the hub's share goes down in the same transaction that records the grant."""
+        def work(conn: Connection) -> dict:
+            loc = self._location(conn, store_id, "store")
+            ps = self._positions(conn, store_id, [sku])
+            before = self._snapshot(ps)
+            rules.grant(ps[sku], qty, blocked=loc.blocked)
+            grant_id = f"G-{store_id}-{loc.next_grant_no}"
+            conn.execute(insert(grants).values(grant_id=grant_id, store_id=store_id, grant_no=loc.next_grant_no,
+                                               sku=sku, qty=qty, status="in_flight", created_at=stamp(self.clock())))
+            conn.execute(update(locations).where(locations.c.id == store_id)
+                         .values(next_grant_no=loc.next_grant_no + 1))
+            self._save(conn, before, ps.values(), stamp(self.clock()))
+            return {"grant_id": grant_id, "grant_no": loc.next_grant_no, "store_id": store_id, "sku": sku, "qty": qty}
+        return transact(self.engine, lambda conn: self._once(conn, key and f"grant:{key}", work))
+
+    def request_release(self, store_id: str, sku: str, qty: int, key: str | None = None) -> dict:
+        """Store -> hub: the hub only asks; units join its share when the store's release entry arrives."""
+        if qty <= 0:
+            raise rules.BadRequest(f"A release request must be of at least 1 unit, not {qty}.")
+
+        def work(conn: Connection) -> dict:
+            self._location(conn, store_id, "store")
+            self._positions(conn, store_id, [sku])
+            rid = f"RR-{store_id}-{secrets.token_hex(6)}"
+            conn.execute(insert(release_requests).values(request_id=rid, store_id=store_id, sku=sku, qty=qty,
+                                                         status="open", created_at=stamp(self.clock())))
+            return {"request_id": rid, "store_id": store_id, "sku": sku, "qty": qty}
+        return transact(self.engine, lambda conn: self._once(conn, key and f"release:{key}", work))
+
+    # -- web shop -------------------------------------------------------------
+
+    def availability(self, sku: str) -> dict:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(positions).where(positions.c.sku == sku)).all()
+            if not rows and conn.execute(select(items.c.sku).where(items.c.sku == sku)).scalar() is None:
+                raise rules.Unknown(f"SKU {sku} is not in the chain's catalog.")
+        per = {r.location: _position(r).promisable for r in rows}
+        return {"sku": sku, "total": sum(per.values()), "locations": per}
+
+    def reserve(self, key: str, sku: str, qty: int, *, location: str | None = None, ttl_s: int = 900) -> dict:
+        """A web cart hold against the hub share, released by itself after `ttl_s`."""
+        if not 1 <= ttl_s <= 7 * 24 * 3600:
+            raise rules.BadRequest(f"A reservation lasts 1 s to 7 days, not {ttl_s} s.")
+
+        def work(conn: Connection) -> dict:
+            now = self.clock()
+            if location is None:
+                cands = [_position(r) for r in conn.execute(select(positions).where(positions.c.sku == sku))]
+                if not cands:
+                    self._positions(conn, "", [sku])  # raises Unknown for a SKU not in the catalog
+                pos = rules.pick_location(cands, qty)
+                ps = {sku: pos}
+            else:
+                self._location(conn, location)
+                ps = self._positions(conn, location, [sku])
+            before = self._snapshot(ps)
+            rules.reserve(ps[sku], qty)
+            rid = f"W-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+            exp = now + timedelta(seconds=ttl_s)
+            where = ps[sku].location
+            conn.execute(insert(reservations).values(reservation_id=rid, location=where, sku=sku, qty=qty,
+                                                     status="held", expires_at=stamp(exp), at_risk=False,
+                                                     created_at=stamp(now)))
+            self._save(conn, before, ps.values(), stamp(now))
+            return {"reservation_id": rid, "location": where, "sku": sku, "qty": qty, "status": "held",
+                    "expires_at": stamp(exp)}
+        return transact(self.engine, lambda conn: self._once(conn, f"reserve:{key}", work))
+
+    def _close_reservation(self, rid: str, status: str, key: str | None) -> dict:
+        def work(conn: Connection) -> dict:
+            row = conn.execute(select(reservations).where(reservations.c.reservation_id == rid)).one_or_none()
+            if row is None:
+                raise rules.Unknown(f"There is no reservation {rid}.")
+            r = _reservation(row)
+            now = self.clock()
+            if status == "ordered":
+                rules.commit(r, now)
+            else:
+                ps = self._positions(conn, r.location, [r.sku])
+                before = self._snapshot(ps)
+                rules.unreserve(ps[r.sku], r, status)
+                self._save(conn, before, ps.values(), stamp(now))
+            conn.execute(update(reservations).where(reservations.c.reservation_id == rid).values(status=r.status))
+            return {"reservation_id": rid, "location": r.location, "sku": r.sku, "qty": r.qty, "status": r.status,
+                    "at_risk": r.at_risk}
+        return transact(self.engine, lambda conn: self._once(conn, key and f"{status}:{key}", work))
+
+    def commit(self, rid: str, key: str | None = None) -> dict:
+        return self._close_reservation(rid, "ordered", key)
+
+    def cancel(self, rid: str, key: str | None = None) -> dict:
+        return self._close_reservation(rid, "cancelled", key)
+
+    def expire_due(self) -> int:
+        """Return the units of every cart hold past its time. The scheduler calls this."""
+        now = stamp(self.clock())
+        with self.engine.connect() as conn:
+            due = list(conn.scalars(select(reservations.c.reservation_id).where(
+                reservations.c.status == "held", reservations.c.expires_at <= now).limit(500)))
+        n = 0
+        for rid in due:
+            try:
+                self._close_reservation(rid, "expired", None)
+                n += 1
+            except rules.BadRequest:
+                pass  # committed or cancelled meanwhile
+        return n
+
+    # -- ops views --------------------------------------------------------------
+
+    def stock(self, sku: str) -> dict:
+        with self.engine.connect() as conn:
+            rows = [_position(r) for r in conn.execute(
+                select(positions).where(positions.c.sku == sku).order_by(positions.c.location))]
+            if not rows and conn.execute(select(items.c.sku).where(items.c.sku == sku)).scalar() is None:
+                raise rules.Unknown(f"SKU {sku} is not in the chain's catalog.")
+        per = [{"location": p.location, **{f: getattr(p, f) for f in POSITION_FIGURES}, "promisable": p.promisable}
+               for p in rows]
+        totals = {f: sum(x[f] for x in per) for f in (*POSITION_FIGURES, "promisable")}
+        return {"sku": sku, "locations": per, "total": totals}
+
+    def sync_state(self) -> list[dict]:
+        now = self.clock()
+        with self.engine.connect() as conn:
+            open_inc = dict(conn.execute(select(incidents.c.store_id, func.count()).where(
+                incidents.c.cleared_at.is_(None)).group_by(incidents.c.store_id)).all())
+            in_flight = dict(conn.execute(select(grants.c.store_id, func.count()).where(
+                grants.c.status == "in_flight").group_by(grants.c.store_id)).all())
+            out = []
+            for r in conn.execute(select(locations).where(locations.c.kind == "store").order_by(locations.c.id)):
+                lag = (now - datetime.fromisoformat(r.last_seen)).total_seconds() if r.last_seen else None
+                out.append({"store_id": r.id, "name": r.name, "last_seq": r.next_seq - 1, "last_seen": r.last_seen,
+                            "lag_s": lag, "open_incidents": open_inc.get(r.id, 0), "blocked": r.blocked,
+                            "grants_in_flight": in_flight.get(r.id, 0)})
+        return out
+
+    def at_risk(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(reservations).where(
+                reservations.c.at_risk.is_(True), reservations.c.status.in_(("held", "ordered"))))]
+
+    def incidents(self, include_cleared: bool = False) -> list[dict]:
+        q = select(incidents).order_by(incidents.c.id)
+        if not include_cleared:
+            q = q.where(incidents.c.cleared_at.is_(None))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def clear_incident(self, incident_id: int) -> dict:
+        def tx(conn: Connection) -> dict:
+            row = conn.execute(select(incidents).where(incidents.c.id == incident_id)).one_or_none()
+            if row is None:
+                raise rules.Unknown(f"There is no incident {incident_id}.")
+            conn.execute(update(incidents).where(incidents.c.id == incident_id).values(cleared_at=stamp(self.clock())))
+            still = conn.execute(select(func.count()).select_from(incidents).where(
+                incidents.c.store_id == row.store_id, incidents.c.kind == "divergence",
+                incidents.c.cleared_at.is_(None))).scalar()
+            if not still:
+                conn.execute(update(locations).where(locations.c.id == row.store_id).values(blocked=False))
+            return {"id": incident_id, "store_id": row.store_id, "blocked": bool(still)}
+        return transact(self.engine, tx)
+
+    def feed(self, after: int = 0, limit: int = 500) -> dict:
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(
+                select(changefeed).where(changefeed.c.id > after).order_by(changefeed.c.id).limit(min(limit, 5000)))]
+        return {"events": rows, "cursor": rows[-1]["id"] if rows else after}
+
+    def store_ledger(self, store_id: str, after: int = 0, limit: int = 1000) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [json.loads(b) for b in conn.scalars(select(store_entries.c.body).where(
+                store_entries.c.store_id == store_id, store_entries.c.seq > after)
+                .order_by(store_entries.c.seq).limit(limit))]
