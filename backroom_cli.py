@@ -1,4 +1,32 @@
-"""The `backroom` command's root: the one place allowed to import both hub and node."""
-def main() -> None:
-    from node.cli import main as node_main
-    node_main()
+"""The `backroom` command's root: the one place allowed to import both the hub and the node."""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = """usage: backroom COMMAND ...
+
+  node   a store's node: init, sell, return, receive, hold, count, lookup, sync, run, ...
+  hub    the chain's hub: init, serve, token
+  demo   a hub and a demo store, syncing, with the store's terminal UI
+
+Run `backroom COMMAND --help` for a command's options."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        sys.exit(0 if argv else 2)
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "node":
+        from node.cli import main as node_main
+        sys.exit(node_main(rest))
+    if cmd == "hub":
+        from hub.cli import main as hub_main
+        sys.exit(hub_main(rest))
+    if cmd == "demo":
+        from demo import main as demo_main
+        sys.exit(demo_main(rest))
+    print(f"backroom: unknown command {cmd!r}\n\n{USAGE}", file=sys.stderr)
+    sys.exit(2)

@@ -22,6 +22,7 @@ from node.barcodes import Scan, parse_scan
 from node.errors import BadInput, ExpiredItem, NotInitialised, UnknownSku
 from node.rules import BACK, FLOOR, Balance, Hold, Kind, Plan, Policy, SaleLine, Tender
 from node.store import backup, immediate, open_node_file
+from sync.models import PullResponse, StoreOpening
 
 Clock = Callable[[], datetime]
 
@@ -85,8 +86,13 @@ class Node:
     # -- setting up --------------------------------------------------------
 
     def meta(self) -> dict[str, str]:
+        """The node's settings and sync progress, fresh: other processes write them too."""
+        return {r["key"]: r["value"] for r in self.conn.execute("SELECT key, value FROM meta")}
+
+    def _identity(self) -> dict[str, str]:
+        # Store id and policy are read once: the sale path should not query them every time.
         if self._meta_cache is None:
-            self._meta_cache = {r["key"]: r["value"] for r in self.conn.execute("SELECT key, value FROM meta")}
+            self._meta_cache = self.meta()
         return self._meta_cache
 
     def set_meta(self, **values: str) -> None:
@@ -99,14 +105,14 @@ class Node:
 
     @property
     def store_id(self) -> str:
-        sid = self.meta().get("store_id")
+        sid = self._identity().get("store_id")
         if sid is None:
             raise NotInitialised(f"{self.path} holds no store yet; run `backroom node init` first.")
         return sid
 
     @property
     def policy(self) -> Policy:
-        return Policy(self.meta().get("policy", Policy.IN_HAND))
+        return Policy(self._identity().get("policy", Policy.IN_HAND))
 
     def initialise(self, *, store_id: str, name: str, policy: Policy, items: Iterable[Mapping[str, Any]],
                    stock: Iterable[tuple[str, str, int, int]], locations: Iterable[tuple[str, str, str]] = ()) -> None:
@@ -115,7 +121,7 @@ class Node:
         The opening figures are written as `receive` entries so that the
         ledger alone explains every unit on hand.
         """
-        if "store_id" in self.meta():
+        if "store_id" in self.meta():  # fresh read
             raise BadInput(f"{self.path} already holds store {self.meta()['store_id']}; use a new file.")
         now = self.clock()
         with immediate(self.conn) as c:
@@ -140,7 +146,9 @@ class Node:
                         share = min(qty, b.quota - opening.quota)
                         plan.post(rules.Change(Kind.RECEIVE, b.sku, qty, ((bin_, qty),), quota_delta=share,
                                                ref="opening", detail={"opening": True}))
-            self._persist(c, plan, "opening", now, store_id=store_id)
+            first, last = self._persist(c, plan, "opening", now, store_id=store_id)
+            c.execute("INSERT INTO operations (op_id, kind, result, at) VALUES ('opening', 'opening', ?, ?)",
+                      (json.dumps({"op_id": "opening", "store_id": store_id, "seq": [first, last]}), stamp(now)))
         self._meta_cache = None
 
     def _load_catalog(self, c: sqlite3.Connection, items: Iterable[Mapping[str, Any]]) -> None:
@@ -459,6 +467,69 @@ class Node:
 
     def backup(self, dest: str | Path) -> Path:
         return backup(self.conn, dest)
+
+    # -- sync ----------------------------------------------------------------
+
+    def record_pull(self, resp: PullResponse) -> None:
+        """Keep what a pull brought (catalog, locations, chain picture) and its cursor, in one transaction."""
+        with immediate(self.conn) as c:
+            if resp.catalog:
+                self._load_catalog(c, (it.model_dump() for it in resp.catalog))
+            if resp.locations:
+                c.executemany("INSERT OR REPLACE INTO locations (id, name, kind) VALUES (?, ?, ?)",
+                              [(loc.id, loc.name, loc.kind) for loc in resp.locations])
+            c.executemany(
+                "INSERT OR REPLACE INTO chain_stock (location, sku, on_hand, available, as_of) VALUES (?, ?, ?, ?, ?)",
+                [(x.location, x.sku, x.on_hand, x.available, x.as_of) for x in resp.chain_stock])
+            c.execute("INSERT INTO meta (key, value) VALUES ('pull_cursor', ?) "
+                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(resp.cursor),))
+
+    def restore(self, opening: StoreOpening) -> None:
+        """A replaced machine: take the hub's copy of this store's ledger and replay it.
+
+        Entries are written exactly as the store first wrote them, so the hub
+        sees the same hashes; balances, open holds and receipt counters are
+        derived from them.
+        """
+        if "store_id" in self.meta():
+            raise BadInput(f"{self.path} already holds store {self.meta()['store_id']}; restore into a new file.")
+        balances: dict[str, Balance] = {}
+        holds: dict[str, tuple] = {}
+        receipts: dict[str, int] = {}
+        rows = []
+        for e in opening.ledger:
+            b = balances.setdefault(e.sku, Balance(e.sku, {FLOOR: 0, BACK: 0}))
+            rules.apply_change(b, rules.Change(
+                Kind(e.kind), e.sku, e.qty, ((FLOOR, e.floor_delta), (BACK, e.back_delta)),
+                quota_delta=e.quota_delta, held_delta=e.held_delta, over_quota=e.over_quota))
+            if e.kind == Kind.HOLD:
+                holds[e.ref] = (e.ref, e.sku, e.qty, e.detail.get("expires_at"), e.detail.get("customer", ""),
+                                e.terminal, e.clerk)
+            elif e.kind in (Kind.HOLD_RELEASED, Kind.HOLD_EXPIRED):
+                holds.pop(e.ref, None)
+            elif e.kind == Kind.HOLD_CONVERTED:
+                holds.pop(e.detail.get("hold_id"), None)
+            if e.kind in rules.SOLD and e.ref and e.ref.count("-") >= 2:
+                n = int(e.ref.rsplit("-", 1)[1])
+                receipts[e.terminal] = max(receipts.get(e.terminal, 0), n)
+            rows.append(tuple(e.model_dump(mode="json")[k] if k != "detail" else json.dumps(e.detail, sort_keys=True)
+                              for k in _LEDGER_COLS.replace(" ", "").split(",")))
+        with immediate(self.conn) as c:
+            c.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
+                          [("store_id", opening.store_id), ("store_name", opening.name), ("policy", opening.policy),
+                           ("created_at", stamp(self.clock())), ("pushed_seq", str(len(rows)))])
+            self._load_catalog(c, (it.model_dump() for it in opening.catalog))
+            c.executemany("INSERT OR REPLACE INTO locations (id, name, kind) VALUES (?, ?, ?)",
+                          [(loc.id, loc.name, loc.kind) for loc in opening.locations])
+            c.executemany(_INSERT_LEDGER, rows)
+            c.executemany(_UPSERT_STOCK, [(b.sku, b.bins[FLOOR], b.bins[BACK], b.quota, b.held, b.over_quota)
+                                          for b in balances.values()])
+            c.executemany("INSERT INTO holds (hold_id, sku, qty, expires_at, customer, terminal, clerk) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?)", list(holds.values()))
+            c.executemany("INSERT INTO terminals (terminal, last_receipt) VALUES (?, ?)", list(receipts.items()))
+            c.executemany("INSERT OR IGNORE INTO operations (op_id, kind, result, at) VALUES (?, 'restored', ?, ?)",
+                          [(r[2], json.dumps({"op_id": r[2], "restored": True}), r[18]) for r in rows])
+        self._meta_cache = None
 
 
 DEFAULT_QUOTA_SHARE = 0.7  # of each SKU's unbuffered stock, the store's to sell offline

@@ -1,0 +1,34 @@
+"""Routes for store nodes: opening, push (ledger), pull."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from hub.deps import HubDep, StoreCaller
+from sync.models import PullResponse, PushBatch, PushResult, StoreOpening
+
+router = APIRouter(prefix="/stores", tags=["stores"])
+
+REFUSALS = {401: {"description": "no or bad token"}, 403: {"description": "another store's data"},
+            404: {"description": "unknown store"}, 409: {"description": "gap or divergence"},
+            413: {"description": "batch too large"}, 422: {"description": "malformed batch"}}
+
+
+@router.post("/{store_id}/ledger", response_model=PushResult, responses=REFUSALS)
+def push(store_id: str, batch: PushBatch, hub: HubDep, who: StoreCaller) -> PushResult:
+    if who.role != "store":
+        raise HTTPException(403, detail={"code": "forbidden", "message": "Only the store itself pushes its ledger."})
+    return hub.ingest(store_id, batch)
+
+
+@router.get("/{store_id}/pull", response_model=PullResponse, responses=REFUSALS)
+def pull(store_id: str, hub: HubDep, who: StoreCaller,
+         cursor: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=10_000)] = 2000) -> PullResponse:
+    return hub.pull(store_id, cursor, limit)
+
+
+@router.get("/{store_id}/opening", response_model=StoreOpening, responses=REFUSALS)
+def opening(store_id: str, hub: HubDep, who: StoreCaller) -> StoreOpening:
+    return hub.opening(store_id)

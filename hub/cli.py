@@ -1,0 +1,88 @@
+"""`backroom hub ...`: set up the hub, serve it, and manage credentials."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from hub.rules import HubError
+
+DEFAULT_DB = "sqlite:///hub.sqlite"
+
+
+def _db(args: argparse.Namespace) -> str:
+    return args.db or os.environ.get("BACKROOM_HUB_DATABASE_URL") or DEFAULT_DB
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="backroom hub", description="The chain's source of truth (FastAPI).")
+    p.add_argument("--db", help=f"database URL: sqlite:///FILE or postgresql://... (default {DEFAULT_DB}, "
+                                "or BACKROOM_HUB_DATABASE_URL)")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    i = sub.add_parser("init", help="load the demo chain: catalog, locations, stock and each store's opening quota")
+    i.add_argument("--quota-share", type=float, default=0.7,
+                   help="share of each store's unbuffered stock that opens as the store's quota (default 0.7)")
+    i.add_argument("--policy", choices=["strict", "in-hand"], default="in-hand",
+                   help="what stores do with a sale past quota (default in-hand)")
+    i.add_argument("--skus", type=int, default=2000, help="catalog size (default 2,000: the demo chain)")
+    i.add_argument("--stores", type=int, default=3, help="number of stores (default 3)")
+    i.add_argument("--seed", type=int, default=7, help="fixtures seed (default 7)")
+
+    s = sub.add_parser("serve", help="serve the hub's HTTP API with uvicorn")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8700, help="port (default 8700)")
+    s.add_argument("--workers", type=int, default=1, help="hub processes (default 1)")
+    s.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+
+    t = sub.add_parser("token", help="issue or revoke a credential")
+    tsub = t.add_subparsers(dest="token_cmd", required=True, metavar="ACTION")
+    ti = tsub.add_parser("issue", help="issue a token (printed once; only its hash is kept)")
+    ti.add_argument("--role", choices=["store", "ops", "web"], required=True, help="who the token is for")
+    ti.add_argument("--store", help="the store a store token belongs to")
+    tr = tsub.add_parser("revoke", help="revoke a token")
+    tr.add_argument("token", help="the token to revoke")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    url = _db(args)
+    try:
+        if args.cmd == "serve":
+            import uvicorn
+
+            from hub.db import make_engine, migrate
+            from hub.service import stamp, utcnow
+
+            migrate(make_engine(url), stamp(utcnow()))  # once, before the workers start
+            os.environ["BACKROOM_HUB_DATABASE_URL"] = url
+            uvicorn.run("hub.app:app_from_env", factory=True, host=args.host, port=args.port,
+                        workers=args.workers, log_level=args.log_level)
+            return 0
+        from hub.service import Hub
+
+        hub = Hub.open(url)
+        if args.cmd == "init":
+            from fixtures.chain import demo_chain, generate_chain
+
+            chain = demo_chain(args.seed) if (args.skus, args.stores) == (2000, 3) else generate_chain(
+                args.skus, args.stores, args.seed)
+            print(json.dumps(hub.load_chain(chain, quota_share=args.quota_share, policy=args.policy)))
+        elif args.cmd == "token" and args.token_cmd == "issue":
+            print(hub.issue_token(args.role, args.store))
+        elif args.cmd == "token" and args.token_cmd == "revoke":
+            if not hub.revoke_token(args.token):
+                print("That token is unknown or already revoked.", file=sys.stderr)
+                return 2
+            print("revoked")
+        return 0
+    except HubError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

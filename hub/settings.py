@@ -1,0 +1,13 @@
+"""The hub's settings, from the environment (BACKROOM_HUB_*) or arguments."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BACKROOM_HUB_")
+
+    database_url: str = "sqlite:///hub.sqlite"
+    max_body_bytes: int = 2_000_000  # a full 1,000-entry push is about 600 kB
+    expire_every_s: float = 5.0  # how often cart holds past their time are returned
