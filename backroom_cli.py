@@ -8,6 +8,7 @@ USAGE = """usage: backroom COMMAND ...
 
   node   a store's node: init, sell, return, receive, hold, count, lookup, sync, run, ...
   hub    the chain's hub: init, serve, token
+  tui    the clerk's terminal UI on a store node (--serve for browsers)
   demo   a hub and a demo store, syncing, with the store's terminal UI
 
 Run `backroom COMMAND --help` for a command's options."""
@@ -25,6 +26,9 @@ def main(argv: list[str] | None = None) -> None:
     if cmd == "hub":
         from hub.cli import main as hub_main
         sys.exit(hub_main(rest))
+    if cmd == "tui":
+        from tui.cli import main as tui_main
+        sys.exit(tui_main(rest))
     if cmd == "demo":
         from demo import main as demo_main
         sys.exit(demo_main(rest))

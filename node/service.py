@@ -468,6 +468,35 @@ class Node:
     def backup(self, dest: str | Path) -> Path:
         return backup(self.conn, dest)
 
+    # -- parked sales ------------------------------------------------------
+
+    def park_sale(self, park_id: str, lines: list[SaleLine]) -> None:
+        with immediate(self.conn) as c:
+            c.execute("INSERT OR REPLACE INTO parked_sales (park_id, terminal, clerk, lines, parked_at) "
+                      "VALUES (?, ?, ?, ?, ?)", (park_id, self.terminal, self.clerk,
+                                                 json.dumps([asdict(ln) for ln in lines]), stamp(self.clock())))
+
+    def parked_sales(self) -> list[dict]:
+        return [{**dict(r), "lines": [SaleLine(**ln) for ln in json.loads(r["lines"])]} for r in self.conn.execute(
+            "SELECT park_id, terminal, clerk, lines, parked_at FROM parked_sales ORDER BY parked_at")]
+
+    def recall_sale(self, park_id: str) -> list[SaleLine]:
+        """Take a parked sale back (any terminal may); it is no longer parked."""
+        with immediate(self.conn) as c:
+            row = c.execute("SELECT lines FROM parked_sales WHERE park_id = ?", (park_id,)).fetchone()
+            if row is None:
+                raise BadInput(f"There is no parked sale {park_id}.")
+            c.execute("DELETE FROM parked_sales WHERE park_id = ?", (park_id,))
+        return [SaleLine(**ln) for ln in json.loads(row[0])]
+
+    def open_holds(self, sku: str | None = None) -> list[dict]:
+        q = "SELECT hold_id, sku, qty, expires_at, customer, terminal, clerk FROM holds WHERE status = 'open'"
+        args: tuple = ()
+        if sku:
+            q += " AND sku = ?"
+            args = (sku,)
+        return [dict(r) for r in self.conn.execute(q + " ORDER BY expires_at", args)]
+
     # -- sync ----------------------------------------------------------------
 
     def record_pull(self, resp: PullResponse) -> None:

@@ -142,6 +142,23 @@ def m001_core(db: Database) -> None:
     )
 
 
+@migrations()
+def m002_parked_sales(db: Database) -> None:
+    # A parked sale is a cart, not stock: it lives in the node file so that a
+    # terminal closing (or a clerk signing out) never loses it.
+    db.executescript(
+        """
+        CREATE TABLE parked_sales (
+            park_id TEXT PRIMARY KEY,
+            terminal TEXT NOT NULL,
+            clerk TEXT NOT NULL,
+            lines TEXT NOT NULL,
+            parked_at TEXT NOT NULL
+        );
+        """
+    )
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
     """A connection in autocommit mode: transactions are opened explicitly."""
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)

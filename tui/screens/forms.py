@@ -1,0 +1,160 @@
+"""Short keyboard-only forms: returns, receiving, counts, write-offs, moves.
+
+Each is one `OperationForm` with its fields and the node call it makes:
+Enter moves to the next field and, on the last one, records the operation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.suggester import SuggestFromList
+from textual.widgets import Footer, Input, Label
+
+from node.errors import BadInput, StoreError
+from node.rules import BINS
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    default: str = ""
+    choices: tuple[str, ...] = ()  # typed, with suggestions; anything else is refused
+    number: bool = False
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    title: str
+    fields: tuple[Field, ...]
+    record: Callable[..., str]  # (node, op_id, **values) -> what happened, in a sentence
+
+
+def _units(node, code: str, qty: int) -> tuple[str, int, str]:  # noqa: ANN001
+    item = node.resolve(code)
+    return item.sku, item.units * qty, item.name
+
+
+def _return(node, op_id, code, qty, receipt, resellable):  # noqa: ANN001, ANN201
+    sku, units, name = _units(node, code, qty)
+    r = node.return_items(op_id, sku, units, resellable=resellable == "yes", receipt=receipt or None)
+    return f"Returned {units} of {name}; refund {r['refund'] / 100:.2f}."
+
+
+def _receive(node, op_id, code, qty, bin, delivery):  # noqa: ANN001, ANN201
+    sku, units, name = _units(node, code, qty)
+    node.receive(op_id, sku, units, bin_=bin, delivery=delivery or None)
+    return f"Received {units} of {name} into {bin}."
+
+
+def _count(node, op_id, code, bin, counted):  # noqa: ANN001, ANN201
+    sku, _, name = _units(node, code, 1)
+    book = node.balance(sku).bins.get(bin, 0)
+    node.count(op_id, sku, bin, counted)
+    return f"Counted {counted} of {name} in {bin}; the book said {book}."
+
+
+def _write_off(node, op_id, code, qty, kind, bin, reason):  # noqa: ANN001, ANN201
+    sku, units, name = _units(node, code, qty)
+    r = node.write_off(op_id, kind, sku, units, bin_=bin, reason=reason)
+    over = f" {r['over_quota']} beyond quota, for the hub to settle." if r["over_quota"] else ""
+    return f"Wrote off {units} of {name} as {kind}.{over}"
+
+
+def _move(node, op_id, code, qty, from_bin, to_bin):  # noqa: ANN001, ANN201
+    sku, units, name = _units(node, code, qty)
+    node.move(op_id, sku, units, from_bin=from_bin, to_bin=to_bin)
+    return f"Moved {units} of {name} from {from_bin} to {to_bin}."
+
+
+ITEM = Field("code", "Item (scan or SKU)")
+QTY = Field("qty", "Units", "1", number=True)
+FORMS: dict[str, FormSpec] = {
+    "return": FormSpec("Return", (ITEM, QTY, Field("receipt", "Receipt (blank if none)", optional=True),
+                                  Field("resellable", "Resellable?", "yes", ("yes", "no"))), _return),
+    "receive": FormSpec("Receive a delivery", (ITEM, QTY, Field("bin", "Into bin", "back", BINS),
+                                               Field("delivery", "Delivery note", optional=True)), _receive),
+    "count": FormSpec("Count a shelf", (ITEM, Field("bin", "Bin", "floor", BINS),
+                                        Field("counted", "Counted units", number=True)), _count),
+    "write_off": FormSpec("Write off", (ITEM, QTY, Field("kind", "Why", "damaged", ("damaged", "expired", "lost")),
+                                        Field("bin", "From bin", "floor", BINS),
+                                        Field("reason", "Note", optional=True)), _write_off),
+    "move": FormSpec("Move between bins", (ITEM, QTY, Field("from_bin", "From", "back", BINS),
+                                           Field("to_bin", "To", "floor", BINS)), _move),
+}
+
+
+class OperationForm(Screen):
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back to sale", priority=True),
+                Binding("ctrl+s", "submit", "Record", priority=True)]
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.spec = FORMS[kind]
+        self.op_id = uuid.uuid4().hex
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.spec.title, id="title")
+        with Vertical(id="form"):
+            for f in self.spec.fields:
+                hint = f" ({'/'.join(f.choices)})" if f.choices else ""
+                yield Label(f.label + hint)
+                yield Input(f.default, id=f"f-{f.name}",
+                            suggester=SuggestFromList(f.choices, case_sensitive=False) if f.choices else None)
+        yield Label("", id="message")
+        yield self.app.make_status_bar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(f"#f-{self.spec.fields[0].name}", Input).focus()
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        m = self.query_one("#message", Label)
+        m.update(text)
+        m.set_class(error, "-error")
+
+    def on_input_submitted(self, ev: Input.Submitted) -> None:
+        ev.stop()
+        if ev.input.id == f"f-{self.spec.fields[-1].name}":
+            self.action_submit()
+        else:
+            self.focus_next()
+
+    def values(self) -> dict:
+        out = {}
+        for f in self.spec.fields:
+            raw = self.query_one(f"#f-{f.name}", Input).value.strip()
+            if not raw and not f.optional:
+                raise BadInput(f"{f.label} is needed.")
+            if f.choices and raw.lower() not in f.choices:
+                raise BadInput(f"{f.label} must be one of {', '.join(f.choices)}, not '{raw}'.")
+            if f.number:
+                if not raw.isdigit():
+                    raise BadInput(f"{f.label} must be a whole number, not '{raw}'.")
+                out[f.name] = int(raw)
+            else:
+                out[f.name] = raw.lower() if f.choices else raw
+        return out
+
+    def action_submit(self) -> None:
+        try:
+            said = self.spec.record(self.app.node, self.op_id, **self.values())
+        except StoreError as err:
+            self.say(str(err), error=True)
+            self.app.bell()
+            return
+        self.say(said)
+        self.op_id = uuid.uuid4().hex  # the next one is a new operation
+        for f in self.spec.fields:
+            if f.name in ("code", "qty", "counted", "receipt", "reason", "delivery"):
+                self.query_one(f"#f-{f.name}", Input).value = f.default
+        self.query_one(f"#f-{self.spec.fields[0].name}", Input).focus()

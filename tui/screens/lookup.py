@@ -1,0 +1,198 @@
+"""Check in the back: floor and back, holds, this store's quota, the rest of the chain and how old that is."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, Static
+
+from node.errors import StoreError
+from node.present import age, countdown, money
+from tui.screens.dialogs import PutAside
+
+SEARCH_PAUSE_S = 0.15  # wait for the clerk to stop typing before searching
+
+
+class LookupScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back to sale", priority=True),
+        Binding("f5", "put_aside", "Put aside", priority=True),
+        Binding("f6", "release", "Release hold", priority=True),
+        Binding("f8", "sell_hold", "Sell hold", priority=True),
+        Binding("down", "focus_results", "Results", show=False),
+    ]
+
+    def __init__(self, query: str = "") -> None:
+        super().__init__()
+        self.initial = query
+        self.current: dict | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label("Check in the back · scan, or type a name", id="title")
+        yield Input(self.initial, placeholder="Scan, SKU, or the start of a name", id="query")
+        yield DataTable(id="results", cursor_type="row")
+        yield Static("", id="detail")
+        yield DataTable(id="holds", cursor_type="row")
+        yield Label("", id="message")
+        yield self.app.make_status_bar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#results", DataTable).add_columns("SKU", "Item", "Floor", "Back", "Quota")
+        self.query_one("#holds", DataTable).add_columns("Hold", "Units", "Customer", "Left")
+        self.query_one("#query", Input).focus()
+        self.set_interval(1.0, self._tick)
+        if self.initial:
+            self.find(self.initial)
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        m = self.query_one("#message", Label)
+        m.update(text)
+        m.set_class(error, "-error")
+
+    # -- finding ----------------------------------------------------------------
+
+    def on_input_changed(self, ev: Input.Changed) -> None:
+        text = ev.value.strip()
+        if len(text) >= 2 and not text.isdigit():
+            self.find(text, pause=True)
+
+    def on_input_submitted(self, ev: Input.Submitted) -> None:
+        if ev.value.strip():
+            self.find(ev.value.strip(), exact=True)
+
+    @work(thread=True, exclusive=True, group="find", exit_on_error=False)
+    def find(self, text: str, pause: bool = False, exact: bool = False) -> None:
+        if pause:
+            time.sleep(SEARCH_PAUSE_S)  # a newer keystroke cancels this worker (exclusive)
+        reader = self.app.reader
+        try:
+            if exact or text.isdigit() or text.upper().startswith("SKU"):
+                try:
+                    found = reader.lookup(text)
+                    self.app.call_from_thread(self._show, found)
+                    return
+                except StoreError as err:
+                    if text.isdigit() or text.upper().startswith("SKU"):
+                        raise
+                    if not exact:
+                        raise
+                    self.app.call_from_thread(self.say, "", error=False)
+            rows = reader.search(text, limit=30)
+        except StoreError as err:
+            self.app.call_from_thread(self.say, str(err), error=True)
+            return
+        self.app.call_from_thread(self._results, rows, text)
+
+    def _results(self, rows: list[dict], text: str) -> None:
+        t = self.query_one("#results", DataTable)
+        t.clear()
+        for r in rows:
+            t.add_row(r["sku"], r["name"][:36], str(r["floor"]), str(r["back"]), str(r["quota"]), key=r["sku"])
+        self.say(f"{len(rows)} items match '{text}'." if rows else f"Nothing matches '{text}'.")
+
+    def action_focus_results(self) -> None:
+        self.query_one("#results", DataTable).focus()
+
+    def on_data_table_row_selected(self, ev: DataTable.RowSelected) -> None:
+        if ev.data_table.id == "results":
+            self.load(str(ev.row_key.value))
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def load(self, sku: str) -> None:
+        try:
+            found = self.app.reader.lookup(sku)
+        except StoreError as err:
+            self.app.call_from_thread(self.say, str(err), error=True)
+            return
+        self.app.call_from_thread(self._show, found)
+
+    # -- showing ------------------------------------------------------------------
+
+    def _show(self, d: dict) -> None:
+        self.current = d
+        lines = [
+            f"[b]{d['name']}[/b]  {d['sku']}  {money(d['price'])}",
+            f"Floor {d['floor']}   Back {d['back']}   On hand {d['on_hand']}   "
+            f"Quota {d['quota']}   Held {d['held']}",
+        ]
+        if d["chain"]:
+            parts = [f"{c['location']} {c['on_hand']} ({age(c['as_of'])})" for c in d["chain"]]
+            lines.append("Elsewhere: " + "  ".join(parts))
+        else:
+            lines.append("Elsewhere: no picture from the hub yet.")
+        if d["incoming"]:
+            lines.append("Incoming: " + "  ".join(f"{i['qty']} from {i['from_location']}" for i in d["incoming"]))
+        self.query_one("#detail", Static).update("\n".join(lines))
+        t = self.query_one("#holds", DataTable)
+        t.clear()
+        for h in d["holds"]:
+            t.add_row(h["hold_id"][:10], str(h["qty"]), h["customer"][:20], countdown(h["expires_at"]),
+                      key=h["hold_id"])
+        self.say("F5 puts units aside for a customer; F6 releases the selected hold; F8 sells it.")
+
+    def _tick(self) -> None:
+        if self.current and self.current["holds"]:
+            t = self.query_one("#holds", DataTable)
+            for h in self.current["holds"]:
+                try:
+                    t.update_cell(h["hold_id"], t.ordered_columns[3].key, countdown(h["expires_at"]))
+                except Exception:  # noqa: BLE001 - the row went away with a refresh
+                    pass
+
+    def refresh_current(self) -> None:
+        if self.current:
+            self.load(self.current["sku"])
+
+    # -- holds ------------------------------------------------------------------------
+
+    def action_put_aside(self) -> None:
+        d = self.current
+        if d is None:
+            self.say("Look an item up first.", error=True)
+            return
+
+        def chosen(v: tuple[int, int, str] | None) -> None:
+            if v is None:
+                return
+            qty, minutes, customer = v
+            try:
+                r = self.app.node.hold(uuid.uuid4().hex[:12], d["sku"], qty, ttl=timedelta(minutes=minutes),
+                                       customer=customer)
+            except StoreError as err:
+                self.say(str(err), error=True)
+                return
+            self.say(f"Put aside {qty} of {d['name']} for {minutes} min: hold {r['hold_id']}.")
+            self.refresh_current()
+        self.app.push_screen(PutAside(d["name"], d["quota"]), chosen)
+
+    def _selected_hold(self) -> dict | None:
+        if not self.current or not self.current["holds"]:
+            self.say("This item has no holds.", error=True)
+            return None
+        t = self.query_one("#holds", DataTable)
+        return self.current["holds"][max(0, min(t.cursor_row, len(self.current["holds"]) - 1))]
+
+    def action_release(self) -> None:
+        h = self._selected_hold()
+        if h is None:
+            return
+        try:
+            self.app.node.release_hold(uuid.uuid4().hex, h["hold_id"])
+        except StoreError as err:
+            self.say(str(err), error=True)
+            return
+        self.say(f"Released hold {h['hold_id']}: {h['qty']} back on sale.")
+        self.refresh_current()
+
+    def action_sell_hold(self) -> None:
+        h = self._selected_hold()
+        if h is None or self.current is None:
+            return
+        self.app.sell_hold(h, self.current["name"], self.current["price"])

@@ -1,0 +1,60 @@
+"""The status bar: online or offline, last sync, entries waiting, who and where, the clock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual import work
+from textual.widgets import Static
+
+from node.present import local_time
+from node.runner import status
+
+
+class StatusBar(Static):
+    """Reads sync state from the node file in a worker: the runner (another thread or process) writes it."""
+
+    DEFAULT_CSS = """
+    StatusBar { dock: bottom; height: 1; background: $panel; color: $text; padding: 0 1; }
+    StatusBar.-offline { background: $error 60%; }
+    """
+
+    def __init__(self, reader, terminal: str, clerk: str, **kw) -> None:  # noqa: ANN001
+        super().__init__("", **kw)
+        self.reader = reader
+        self.terminal = terminal
+        self.clerk = clerk
+        self.state: dict = {}
+
+    def on_mount(self) -> None:
+        self.poll()
+        self.set_interval(1.0, self.paint)
+        self.set_interval(1.0, self.poll)
+
+    @work(thread=True, exclusive=True, group="status", exit_on_error=False)
+    def poll(self) -> None:
+        st = status(self.reader)
+        self.app.call_from_thread(self._got, st)
+
+    def _got(self, st: dict) -> None:
+        self.state = st
+        self.paint()
+
+    @property
+    def online(self) -> bool | None:
+        return self.state.get("online")
+
+    def paint(self) -> None:
+        st = self.state
+        if st.get("hub") is None:
+            link = "NO HUB"
+        elif st.get("online"):
+            link = "ONLINE"
+        else:
+            link = "OFFLINE"
+        self.set_class(st.get("hub") is not None and not st.get("online"), "-offline")
+        synced = local_time(st.get("last_sync_at"), "%H:%M") or "never"
+        self.update(
+            f"{link} · synced {synced} · {st.get('waiting', 0)} waiting │ {st.get('store_id') or '?'} │ "
+            f"{self.terminal} {self.clerk} │ {datetime.now().strftime('%H:%M:%S')}"
+        )
