@@ -1,0 +1,40 @@
+"""`python bench/node_sale.py --quick` runs from the repo root and ends with its JSON figures.
+
+No timing thresholds here: the figures depend on the machine; this only
+checks that the bench runs end to end and reports sane numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRED = ("sale_p99_ms", "sales_per_s", "raw_per_s", "ratio", "lookup_p99_ms")
+
+
+def test_node_sale_bench_quick(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "bench/node_sale.py", "--quick", "--dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    assert lines, "the bench printed nothing"
+    result = json.loads(lines[-1])
+    assert isinstance(result, dict)
+
+    for key in REQUIRED:
+        value = result[key]
+        assert isinstance(value, (int, float)) and not isinstance(value, bool), (key, value)
+        assert math.isfinite(value) and value > 0, (key, value)
+    assert result["quick"] is True
+    assert result["sale_p50_ms"] <= result["sale_p99_ms"]
+    assert result["lookup_p99_ms"] == max(result["barcode_lookup_p99_ms"], result["name_search_p99_ms"])
+    assert math.isclose(result["ratio"], result["sales_per_s"] / result["raw_per_s"], rel_tol=1e-2)
+    # the table for people comes before the JSON line, and the temporary files are gone
+    assert "node.sell" in proc.stdout and "raw SQLite floor" in proc.stdout
+    assert list(tmp_path.iterdir()) == []
