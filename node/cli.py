@@ -31,7 +31,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from node.errors import BadQuantity, HoldUnavailable, StoreError
+from node.errors import BadQuantity, StoreError
+from node.present import local_time, money
 from node.rules import BACK, BINS, FLOOR, Kind, Policy, SaleLine, Tender
 
 EXIT_OK = 0
@@ -55,20 +56,6 @@ class FileProblem(Exception):
 
 
 # -- formatting -------------------------------------------------------------
-
-
-def money(minor: int) -> str:
-    """Minor units as an amount: 1299 -> "12.99", -50 -> "-0.50"."""
-    sign = "-" if minor < 0 else ""
-    whole, cents = divmod(abs(int(minor)), 100)
-    return f"{sign}{whole}.{cents:02d}"
-
-
-def local_time(stamp: str | None) -> str:
-    """A stored UTC timestamp shown in this machine's local time."""
-    if not stamp:
-        return ""
-    return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str], right: Sequence[int] = ()) -> str:
@@ -183,7 +170,7 @@ def open_node(args: argparse.Namespace, *, create: bool = False):  # noqa: ANN20
 
 def _scan(node, code: str, *, check_expiry: bool = False):  # noqa: ANN001, ANN202
     """What a code stands for; only a sale or hold refuses an expired perishable."""
-    return node.resolve(code) if check_expiry else node.resolve(code, today=date.min)
+    return node.resolve(code, for_sale=check_expiry)
 
 
 def _units(node, code: str, qty_text: str, what: str = "Quantity", *, check_expiry: bool = False,  # noqa: ANN001
@@ -202,18 +189,27 @@ def _units(node, code: str, qty_text: str, what: str = "Quantity", *, check_expi
 def cmd_init(args: argparse.Namespace) -> None:
     from node.service import initialise_from_chain
 
-    try:
-        from fixtures.chain import demo_chain
-    except ImportError:
-        raise FileProblem("The demo chain fixtures (package `fixtures`) are not importable here; "
-                          "run from the project directory.") from None
+    if bool(args.hub) != bool(args.token):
+        raise FileProblem("--hub and --token go together: the hub's address and this store's token.")
     db, _, _ = _settings(args)
     existed = db.exists()
     node = open_node(args, create=True)
     try:
         try:
-            initialise_from_chain(node, demo_chain(), args.store, policy=Policy(args.policy),
-                                  quota_share=args.quota_share)
+            if args.hub:
+                from node.runner import initialise_from_hub
+                from sync.client import HubClient, SyncError
+
+                try:
+                    with HubClient(args.hub, args.token) as client:
+                        initialise_from_hub(node, client, args.store, hub_url=args.hub, token=args.token)
+                except SyncError as err:
+                    raise FileProblem(f"The hub could not set this store up: {err}") from None
+            else:
+                from fixtures.chain import demo_chain
+
+                initialise_from_chain(node, demo_chain(), args.store, policy=Policy(args.policy),
+                                      quota_share=args.quota_share)
         except BaseException:
             node.close()
             if not existed:  # leave nothing behind for a refused init
@@ -231,6 +227,8 @@ def cmd_init(args: argparse.Namespace) -> None:
 
 
 def _status(node, db: Path) -> dict:  # noqa: ANN001
+    from node.runner import status as sync_status
+
     meta = node.meta()
     store_id = node.store_id
     c = node.conn
@@ -245,6 +243,8 @@ def _status(node, db: Path) -> dict:  # noqa: ANN001
         "db": str(db),
         "terminal": node.terminal,
         "clerk": node.clerk,
+        **{k: v for k, v in sync_status(node).items() if k in ("hub", "online", "last_sync_at", "last_error",
+                                                                "pushed_seq", "waiting")},
     }
 
 
@@ -257,16 +257,59 @@ def cmd_status(args: argparse.Namespace) -> None:
     print(pairs([("Store", f"{st['store_id']}  {st['store_name']}"), ("Policy", st["policy"]),
                  ("Items", st["items"]), ("Last seq", st["last_seq"]), ("Open holds", st["open_holds"]),
                  ("Created", local_time(st["created_at"])), ("Node file", st["db"]),
-                 ("Terminal", st["terminal"]), ("Clerk", st["clerk"])]))
+                 ("Terminal", st["terminal"]), ("Clerk", st["clerk"]),
+                 ("Hub", st["hub"] or "none (standalone)"),
+                 ("Link", {True: "online", False: "offline", None: "-"}[st["online"]]),
+                 ("Last sync", local_time(st["last_sync_at"]) or "never"),
+                 ("Waiting to sync", f"{st['waiting']} ledger entries"),
+                 *([("Last problem", st["last_error"])] if st["last_error"] else [])]))
+
+
+def cmd_sync(args: argparse.Namespace) -> None:
+    from node.runner import client_for, sync_once
+
+    with open_node(args) as node:
+        with client_for(node) as client:
+            result = sync_once(node, client)
+    if args.json:
+        emit_json(result)
+    elif not result["online"]:
+        raise FileProblem(f"The hub is out of reach ({result['error']}); sales are kept and sync later.")
+    elif "refused" in result:
+        raise FileProblem(f"The hub refused: {result['error']}")
+    else:
+        print(f"Synced: {result['pushed']} entries pushed, {result['grants']} grants applied, "
+              f"{result['releases']} release requests answered, {result['chain']} chain figures updated.")
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    import signal
+    import threading
+
+    from node.runner import Runner
+
+    db, _, _ = _settings(args)
+    with open_node(args):
+        pass  # the same clear errors as every command for a missing or empty file
+    stop = threading.Event()
+    runner = Runner(str(db), pull_every=args.pull_every,
+                    on_sync=(lambda r: print(json.dumps(r), flush=True)) if args.json else None)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    runner.start()
+    if not args.json:
+        print(f"Syncing {db} with its hub (push after each sale, pull every {args.pull_every:g} s); Ctrl+C stops.",
+              flush=True)
+    try:
+        stop.wait(args.seconds if args.seconds else None)
+    finally:
+        runner.stop()
 
 
 def _hold_line(node, hold_id: str) -> SaleLine:  # noqa: ANN001
-    row = node.conn.execute("SELECT sku, qty FROM holds WHERE hold_id = ? AND status = 'open'",
-                            (hold_id,)).fetchone()
-    if row is None:
-        raise HoldUnavailable(f"Hold {hold_id} is not open (unknown, already released, sold or expired).")
-    r = node.resolve(row["sku"])
-    return SaleLine(r.sku, row["qty"], r.unit_price, hold_id=hold_id)
+    hold = node.open_hold(hold_id)
+    r = node.resolve(hold.sku)
+    return SaleLine(r.sku, hold.qty, r.unit_price, hold_id=hold_id)
 
 
 def cmd_sell(args: argparse.Namespace) -> None:
@@ -553,7 +596,9 @@ def build_parser(subparsers: argparse._SubParsersAction | None = None) -> argpar
                    help="a sale past quota: strict refuses it, in-hand records it over quota (default: in-hand)")
     p.add_argument("--quota-share", type=_quota_share, default=0.7, metavar="SHARE",
                    help="share of each SKU's unbuffered stock the store may sell offline (default: 0.7)")
-    # Room for a later `--hub URL --token T` (initialise from the hub instead of the fixtures).
+    p.add_argument("--hub", metavar="URL", help="set the store up from this hub (its catalog, stock and quota; "
+                   "a replaced machine gets its ledger back) instead of the demo fixtures")
+    p.add_argument("--token", metavar="TOKEN", help="this store's credential for --hub")
 
     p = _add(sub, "sell", cmd_sell, "sell scanned items and print the receipt", common,
              "Sell scanned items and print the receipt.\n\nCODE is a barcode or a SKU, optionally followed by "
@@ -645,7 +690,13 @@ def build_parser(subparsers: argparse._SubParsersAction | None = None) -> argpar
              common)
     p.add_argument("dest", metavar="DEST", help="a new file to write")
 
-    _add(sub, "status", cmd_status, "show the store, its policy and the last ledger sequence", common)
+    _add(sub, "status", cmd_status, "show the store, its policy, the ledger and its sync state (online, waiting)",
+         common)
+    _add(sub, "sync", cmd_sync, "push the ledger to the hub and pull from it, once", common)
+    p = _add(sub, "run", cmd_run, "keep syncing: push shortly after each sale, pull on an interval", common)
+    p.add_argument("--pull-every", type=float, default=10.0, metavar="SECONDS",
+                   help="how often to pull grants, release requests and the chain picture (default 10)")
+    p.add_argument("--seconds", type=float, default=0, help="stop after this long (default: run until stopped)")
     return root
 
 

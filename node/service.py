@@ -15,14 +15,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from node import rules
 from node.barcodes import Scan, parse_scan
-from node.errors import BadInput, ExpiredItem, NotInitialised, UnknownSku
+from node.errors import BadInput, ExpiredItem, HoldUnavailable, NotInitialised, UnknownSku
 from node.rules import BACK, FLOOR, Balance, Hold, Kind, Plan, Policy, SaleLine, Tender
 from node.store import backup, immediate, open_node_file
-from sync.models import PullResponse, StoreOpening
+
+if TYPE_CHECKING:  # the wire's pydantic models cost a CLI call 150 ms to import
+    from sync.models import PullResponse, StoreOpening
 
 Clock = Callable[[], datetime]
 
@@ -192,14 +194,14 @@ class Node:
 
     def _balances(self, c: sqlite3.Connection, skus: Iterable[str]) -> dict[str, Balance]:
         skus = list(dict.fromkeys(skus))
-        rows = c.execute(
-            "SELECT i.sku, s.floor, s.back, s.quota, s.held, s.over_quota FROM items i "
-            f"LEFT JOIN stock s ON s.sku = i.sku WHERE i.sku IN ({', '.join('?' * len(skus))})",
-            skus,
-        ).fetchall()
-        return {
-            r[0]: Balance(r[0], {FLOOR: r[1] or 0, BACK: r[2] or 0}, r[3] or 0, r[4] or 0, r[5] or 0) for r in rows
-        }
+        marks = ", ".join("?" * len(skus))
+        got = {r[0]: Balance(r[0], {FLOOR: r[1], BACK: r[2]}, r[3], r[4], r[5]) for r in c.execute(
+            f"SELECT sku, floor, back, quota, held, over_quota FROM stock WHERE sku IN ({marks})", skus)}
+        if len(got) < len(skus):  # in the catalog but never stocked here: start from zero
+            missing = [s for s in skus if s not in got]
+            for (sku,) in c.execute(f"SELECT sku FROM items WHERE sku IN ({', '.join('?' * len(missing))})", missing):
+                got[sku] = Balance(sku, {FLOOR: 0, BACK: 0})
+        return got
 
     def _persist(self, c: sqlite3.Connection, plan: Plan, op_id: str, now: datetime,
                  store_id: str | None = None) -> tuple[int, int]:
@@ -324,7 +326,9 @@ class Node:
         now = self.clock()
         due = self.conn.execute("SELECT 1 FROM holds WHERE status = 'open' AND expires_at <= ? LIMIT 1",
                                 (stamp(now),)).fetchone()
-        if due is None:
+        if due is None and op_id is None:
+            # nothing to do, and no caller's id to answer for; a caller's id is always
+            # recorded, so that asking again gives the same answer and writes nothing
             return {"expired": []}
 
         op_id = op_id or f"expire:{self.terminal}:{stamp(now)}"
@@ -400,8 +404,12 @@ class Node:
             raise UnknownSku(f"SKU {sku} is not in this store's catalog.")
         return row[0]
 
-    def resolve(self, code: str, *, today: date | None = None) -> Resolved:
-        """A scan (or a typed SKU) as the item, units and price it stands for at this till."""
+    def resolve(self, code: str, *, today: date | None = None, for_sale: bool = True) -> Resolved:
+        """A scan (or a typed SKU) as the item, units and price it stands for at this till.
+
+        An expired perishable is refused only `for_sale`: looking it up or
+        writing it off as expired must still work.
+        """
         code = code.strip()
         if code.upper().startswith("SKU"):
             row = self.conn.execute("SELECT sku, name, price FROM items WHERE sku = ?", (code.upper(),)).fetchone()
@@ -415,14 +423,14 @@ class Node:
         if row is None:
             raise UnknownSku(f"Barcode {scan.raw} is not an item this store sells.")
         today = today or self.clock().date()
-        if row[4] and scan.expiry is not None and scan.expiry < today:
+        if for_sale and row[4] and scan.expiry is not None and scan.expiry < today:
             raise ExpiredItem(f"{row[1]} expired on {scan.expiry:%Y-%m-%d}; it cannot be sold. Write it off as expired.")
         price = scan.embedded_price if scan.embedded_price is not None else row[2]
         return Resolved(row[0], row[1], row[3], price, scan)
 
     def lookup(self, code: str) -> dict:
         """Everything a clerk needs to answer "can you check in the back?"."""
-        r = self.resolve(code)
+        r = self.resolve(code, for_sale=False)
         c = self.conn
         item = dict(c.execute("SELECT * FROM items WHERE sku = ?", (r.sku,)).fetchone())
         s = c.execute("SELECT floor, back, quota, held, over_quota FROM stock WHERE sku = ?", (r.sku,)).fetchone()
@@ -441,15 +449,20 @@ class Node:
                 "scan_price": r.unit_price, "holds": holds, "chain": chain, "incoming": incoming}
 
     def search(self, prefix: str, limit: int = 20) -> list[dict]:
-        """Items whose name has words starting with what the clerk typed."""
+        """Items whose name has words starting with what the clerk typed, in name order.
+
+        Ranking every hit of a short prefix costs tens of milliseconds over a
+        large catalog; the first hits, sorted by name, answer a clerk as well.
+        """
         words = [w for w in "".join(ch if ch.isalnum() else " " for ch in prefix).split() if w]
         if not words:
             return []
         match = " ".join(f'"{w}"*' for w in words)
-        return [dict(r) for r in self.conn.execute(
+        rows = [dict(r) for r in self.conn.execute(
             "SELECT i.sku, i.name, i.price, coalesce(s.floor, 0) AS floor, coalesce(s.back, 0) AS back, "
-            "coalesce(s.quota, 0) AS quota FROM items_fts f JOIN items i ON i.rowid = f.rowid "
-            "LEFT JOIN stock s ON s.sku = i.sku WHERE items_fts MATCH ? ORDER BY rank LIMIT ?", (match, limit))]
+            "coalesce(s.quota, 0) AS quota FROM (SELECT rowid FROM items_fts WHERE items_fts MATCH ? LIMIT ?) f "
+            "JOIN items i ON i.rowid = f.rowid LEFT JOIN stock s ON s.sku = i.sku", (match, max(limit * 5, 100)))]
+        return sorted(rows, key=lambda r: r["name"].lower())[:limit]
 
     def balance(self, sku: str) -> Balance:
         b = self._balances(self.conn, [sku])
@@ -488,6 +501,12 @@ class Node:
                 raise BadInput(f"There is no parked sale {park_id}.")
             c.execute("DELETE FROM parked_sales WHERE park_id = ?", (park_id,))
         return [SaleLine(**ln) for ln in json.loads(row[0])]
+
+    def open_hold(self, hold_id: str) -> Hold:
+        hold = self._open_holds(self.conn, [hold_id]).get(hold_id)
+        if hold is None:
+            raise HoldUnavailable(f"Hold {hold_id} is not open (unknown, already released, sold or expired).")
+        return hold
 
     def open_holds(self, sku: str | None = None) -> list[dict]:
         q = "SELECT hold_id, sku, qty, expires_at, customer, terminal, clerk FROM holds WHERE status = 'open'"

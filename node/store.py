@@ -159,6 +159,22 @@ def m002_parked_sales(db: Database) -> None:
     )
 
 
+@migrations()
+def m003_faster_search_and_fewer_pages(db: Database) -> None:
+    # Prefix indexes let "oat" find names without scanning every token;
+    # the per-SKU ledger index cost a page per sale and served no query.
+    db.executescript(
+        """
+        DROP INDEX IF EXISTS ledger_sku;
+        DROP TABLE items_fts;
+        CREATE VIRTUAL TABLE items_fts USING fts5(
+            name, content='items', content_rowid='rowid', tokenize='unicode61', prefix='2 3 4'
+        );
+        INSERT INTO items_fts (items_fts) VALUES ('rebuild');
+        """
+    )
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
     """A connection in autocommit mode: transactions are opened explicitly."""
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)

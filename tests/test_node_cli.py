@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import os
 import shutil
 import sqlite3
@@ -242,7 +243,9 @@ def test_ledger_table(base: Path) -> None:
 
 def test_status(base: Path) -> None:
     out = run("status", db=base).stdout
-    assert "S001" in out and "in-hand" in out and f"Last seq    {footprint(base)[0]}" in out
+    assert "S001" in out and "in-hand" in out
+    assert re.search(rf"^Last seq\s+{footprint(base)[0]}$", out, re.M)
+    assert re.search(r"^Hub\s+none \(standalone\)$", out, re.M)
 
 
 def test_backup_is_a_readable_sqlite_file(base: Path, tmp_path: Path) -> None:
@@ -347,7 +350,7 @@ def test_every_command_has_help() -> None:
     names = {" ".join(p) for p, _ in commands}
     assert {"init", "sell", "return", "receive", "hold", "release", "expire", "count", "damaged", "expired",
             "lost", "move", "transfer", "transfer out", "transfer in", "grant", "release-quota", "lookup",
-            "search", "ledger", "backup", "status"} == names
+            "search", "ledger", "backup", "status", "sync", "run"} == names
     for path, text in commands:
         assert text.strip(), path
         p = run(*path, "--help")
