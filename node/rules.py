@@ -14,7 +14,6 @@ quota cannot cover is **over-quota**: recorded, and settled by the hub.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -86,7 +85,7 @@ class Balance:
         return sum(self.bins.values())
 
     def copy(self) -> Balance:
-        return dataclasses.replace(self, bins=dict(self.bins))
+        return Balance(self.sku, dict(self.bins), self.quota, self.held, self.over_quota)
 
 
 @dataclass(frozen=True)
@@ -235,6 +234,7 @@ def sell(
     """A sale of one or more lines. A line naming a hold sells the held units."""
     if not lines:
         raise BadQuantity("A sale needs at least one line.")
+    policy = Policy(policy)  # "strict" as a plain string must not be read as in-hand (`is` below)
     holds = holds or {}
     plan = Plan.over(balances, {ln.sku for ln in lines})
     for ln in lines:

@@ -148,7 +148,7 @@ class Node:
                         share = min(qty, b.quota - opening.quota)
                         plan.post(rules.Change(Kind.RECEIVE, b.sku, qty, ((bin_, qty),), quota_delta=share,
                                                ref="opening", detail={"opening": True}))
-            first, last = self._persist(c, plan, "opening", now, store_id=store_id)
+            first, last = self._persist(c, plan, "opening", stamp(now), store_id=store_id)
             c.execute("INSERT INTO operations (op_id, kind, result, at) VALUES ('opening', 'opening', ?, ?)",
                       (json.dumps({"op_id": "opening", "store_id": store_id, "seq": [first, last]}), stamp(now)))
         self._meta_cache = None
@@ -186,10 +186,9 @@ class Node:
                     raise BadInput(f"Operation id {op_id} was already used for a {done['kind']}, not a {kind}.")
                 return json.loads(done["result"])
             now = self.clock()
-            result = work(c, now)
-            result = {"op_id": op_id, "store_id": store_id, **result}
+            result = {"op_id": op_id, "store_id": store_id, **work(c, now)}
             c.execute("INSERT INTO operations (op_id, kind, result, at) VALUES (?, ?, ?, ?)",
-                      (op_id, kind, json.dumps(result), stamp(now)))
+                      (op_id, kind, json.dumps(result), result.get("at") or stamp(now)))
         return result
 
     def _balances(self, c: sqlite3.Connection, skus: Iterable[str]) -> dict[str, Balance]:
@@ -203,7 +202,7 @@ class Node:
                 got[sku] = Balance(sku, {FLOOR: 0, BACK: 0})
         return got
 
-    def _persist(self, c: sqlite3.Connection, plan: Plan, op_id: str, now: datetime,
+    def _persist(self, c: sqlite3.Connection, plan: Plan, op_id: str, at: str,
                  store_id: str | None = None) -> tuple[int, int]:
         store_id = store_id or self.store_id
         touched = {p.change.sku for p in plan.entries}
@@ -213,7 +212,6 @@ class Node:
              for b in plan.balances.values() if b.sku in touched],
         )
         last = c.execute("SELECT coalesce(max(seq), 0) FROM ledger").fetchone()[0]
-        at = stamp(now)
         rows = []
         for i, p in enumerate(plan.entries, start=last + 1):
             ch = p.change
@@ -236,9 +234,11 @@ class Node:
         return last + 1, last + len(rows)
 
     def _posted(self, c: sqlite3.Connection, plan: Plan, op_id: str, now: datetime) -> dict:
-        first, last = self._persist(c, plan, op_id, now)
+        at = stamp(now)
+        first, last = self._persist(c, plan, op_id, at)
         e = plan.entries
         return {
+            "at": at,
             "seq": [first, last],
             "entries": [
                 {"kind": str(p.change.kind), "sku": p.change.sku, "qty": p.change.qty,
@@ -275,9 +275,9 @@ class Node:
             plan = rules.sell(self._balances(c, [ln.sku for ln in lines]), lines, policy=policy,
                               receipt=receipt, tender=tender, holds=holds, now=now)
             posted = self._posted(c, plan, op_id, now)
-            return {"receipt": receipt, "tender": str(tender), "at": stamp(now),
-                    "total": sum(p.change.amount for p in plan.entries),
-                    "lines": [asdict(ln) for ln in lines], **posted}
+            return {"receipt": receipt, "tender": str(tender), "total": sum(p.change.amount for p in plan.entries),
+                    "lines": [{"sku": ln.sku, "qty": ln.qty, "unit_price": ln.unit_price, "hold_id": ln.hold_id}
+                              for ln in lines], **posted}
 
         return self._run(op_id, "sale", work)
 
