@@ -9,6 +9,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.api import ops, stores, web
 from hub.rules import HubError
@@ -18,6 +19,53 @@ from hub.settings import Settings
 
 def _refusal(status: int, code: str, message: str, **extra: object) -> JSONResponse:
     return JSONResponse({"detail": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+class BodyLimit:
+    """Refuse a body over `limit` bytes with 413: by its Content-Length before reading it, and a
+    chunked body (no Content-Length) by counting while it is read, before the app sees any of it."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    def _too_large(self) -> JSONResponse:
+        return _refusal(413, "too_large", f"The request body is over {self.limit} bytes; "
+                        "send the ledger in smaller batches.")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None:
+            if not length.isdigit() or int(length) > self.limit:
+                await self._too_large()(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await self._too_large()(scope, receive, send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body, replayed = b"".join(chunks), False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
@@ -39,14 +87,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app.state.hub = hub
     app.state.settings = settings
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        # Refuse before reading: an oversized batch costs us nothing.
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-            return _refusal(413, "too_large", f"The request body is over {settings.max_body_bytes} bytes; "
-                            "send the ledger in smaller batches.")
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     @app.exception_handler(HubError)
     async def hub_error(request: Request, err: HubError) -> JSONResponse:

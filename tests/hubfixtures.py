@@ -1,0 +1,268 @@
+"""Shared helpers for the hub's tests: a real PostgreSQL, the real hub as a process, a tiny chain.
+
+Import what you need (fixtures included) into a test module:
+
+    from tests.hubfixtures import pg_server, fresh_pg_database, HubProcess, tiny_chain  # noqa: F401
+
+- ``pg_server`` (session fixture): one pgserver PostgreSQL 16 for the whole
+  run, in a temp dir the ``pgserver`` system user can reach; skipped (not
+  failed) if pgserver cannot start here. ``fresh_pg_database(server)`` makes
+  a uniquely named database on it and returns its URL (``drop_pg_database``
+  removes it).
+- ``HubProcess``: ``backroom hub --db URL serve`` under uvicorn on 127.0.0.1
+  at a free port, waited for on /health and stopped by its pid.
+- ``tiny_chain(...)``: a fixtures ``Chain`` with a handful of SKUs and stock
+  given line by line, so tests can reason about exact figures.
+- ``LocalClient``: a ``HubClient`` look-alike that calls a ``Hub`` in process
+  (refusals come back as ``sync.client.Refused``), so ``node.runner``'s push,
+  pull and ``initialise_from_hub`` run against a hub without HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fixtures.chain import Chain, Item, Location, StockLine
+from sync.gtin import make_gtin13
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- PostgreSQL (pgserver) ----------------------------------------------------------
+
+
+def _ensure_runtime_dir() -> None:
+    """pgserver (platformdirs) wants a private runtime dir; importing it under -W error needs one."""
+    cur = os.environ.get("XDG_RUNTIME_DIR")
+    if cur and Path(cur).is_dir():
+        return
+    d = Path(tempfile.gettempdir()) / f"backroom-xdg-{os.getuid()}"
+    d.mkdir(mode=0o700, exist_ok=True)
+    d.chmod(0o700)
+    os.environ["XDG_RUNTIME_DIR"] = str(d)
+
+
+@dataclass
+class PgServer:
+    server: object  # pgserver.PostgresServer
+    uri: str  # postgresql://postgres:@/postgres?host=DIR
+    socket_dir: str
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres:@/{database}?host={self.socket_dir}"
+
+
+def start_pg_server() -> tuple[PgServer, Path]:
+    _ensure_runtime_dir()
+    import pgserver  # noqa: PLC0415 - only when a test needs PostgreSQL
+
+    base = Path(tempfile.mkdtemp(prefix="backroom-pg-"))
+    base.chmod(0o755)  # as root, pgserver runs postgres as user `pgserver`: it must reach the data dir
+    srv = pgserver.get_server(base / "data", cleanup_mode="delete")
+    uri = srv.get_uri()
+    socket_dir = uri.split("host=", 1)[1]
+    return PgServer(srv, uri, socket_dir), base
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    try:
+        pg, base = start_pg_server()
+    except Exception as err:  # noqa: BLE001 - no PostgreSQL here: say so, do not fail unrelated tests
+        pytest.skip(f"pgserver could not start a PostgreSQL here: {err!r}")
+    try:
+        yield pg
+    finally:
+        with contextlib.suppress(Exception):
+            pg.server.cleanup()  # type: ignore[attr-defined]
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _admin(pg: PgServer, sql: str) -> None:
+    import psycopg  # noqa: PLC0415
+
+    with psycopg.connect(pg.uri, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def fresh_pg_database(pg: PgServer, prefix: str = "hubtest") -> str:
+    """A new, empty database on `pg`; returns its URL (postgresql://..., as the hub takes it)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    _admin(pg, f'CREATE DATABASE "{name}"')
+    return pg.url(name)
+
+
+def drop_pg_database(pg: PgServer, url: str) -> None:
+    name = url.split("/")[3].split("?")[0]
+    with contextlib.suppress(Exception):
+        _admin(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- the real hub, as a process --------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def backroom_command() -> list[str]:
+    """The installed `backroom` script next to this interpreter, else the same entry point via -c."""
+    script = Path(sys.executable).with_name("backroom")
+    if script.exists():
+        return [sys.executable, str(script)]
+    return [sys.executable, "-c", "import backroom_cli; backroom_cli.main()"]
+
+
+def backroom(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run `backroom ARGS...` to completion (e.g. `hub --db URL token issue --role ops`)."""
+    return subprocess.run([*backroom_command(), *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+class HubProcess:
+    """`backroom hub --db URL serve --port P` as a subprocess; `stop()` ends it by pid.
+
+        with HubProcess(url, log_dir=tmp_path) as hub:
+            httpx.get(hub.url + "/health")
+    """
+
+    def __init__(self, db_url: str, *, port: int | None = None, log_dir: str | Path | None = None,
+                 env: dict[str, str] | None = None, startup_timeout: float = 30.0) -> None:
+        self.db_url = db_url
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        log_dir = Path(log_dir or tempfile.mkdtemp(prefix="backroom-hub-"))
+        self.log_path = log_dir / f"hub-{self.port}.log"
+        self.env = {**os.environ, **(env or {})}
+        self.env.pop("BACKROOM_HUB_DATABASE_URL", None)  # --db says it
+        self.startup_timeout = startup_timeout
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> HubProcess:
+        cmd = [*backroom_command(), "hub", "--db", self.db_url, "serve", "--host", "127.0.0.1",
+               "--port", str(self.port), "--log-level", "warning"]
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"the hub exited with {self.proc.returncode} while starting:\n{self.log()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the hub did not answer /health within {self.startup_timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM by pid, wait, then SIGKILL; never touches any other process."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        with contextlib.suppress(Exception):
+            self._log.close()
+
+    def __enter__(self) -> HubProcess:
+        return self.start() if self.proc is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- a tiny chain with stock given line by line ---------------------------------------
+
+
+@dataclass(frozen=True)
+class TinyChain(Chain):
+    lines: tuple[StockLine, ...] = ()
+
+    def stock(self, location: str) -> Iterator[StockLine]:  # type: ignore[override]
+        self.location(location)
+        return iter([ln for ln in self.lines if ln.location == location])
+
+
+def tiny_item(n: int, *, safety_buffer: int = 0, price: int = 500) -> Item:
+    return Item(sku=f"SKU{n:06d}", name=f"Test item {n}", gtin=make_gtin13(f"40012345{n:04d}"), price=price,
+                perishable=False, shelf_life_days=None, case_gtin=None, pack_qty=1, in_store=False,
+                safety_buffer=safety_buffer)
+
+
+def tiny_chain(items: Sequence[Item], stock: Sequence[tuple[str, str, str, int]], *, stores: int = 3) -> TinyChain:
+    """`stock` is (location, sku, bin, qty); locations are S001..S00n and the warehouse W01."""
+    locs = tuple(Location(f"S{i:03d}", f"Store {i}", "store") for i in range(1, stores + 1)) + (
+        Location("W01", "Warehouse", "warehouse"),)
+    return TinyChain(seed=0, locations=locs, catalog=tuple(items),
+                     lines=tuple(StockLine(loc, sku, bin_, qty) for loc, sku, bin_, qty in stock))
+
+
+# -- a HubClient look-alike over a Hub in this process ----------------------------------
+
+
+class LocalClient:
+    """What node.runner needs of a HubClient (opening, push, pull), calling `hub` directly."""
+
+    def __init__(self, hub: object, store_id: str) -> None:
+        self.hub = hub
+        self.store_id = store_id
+
+    def _call(self, fn, *args):  # type: ignore[no-untyped-def]
+        from hub.rules import HubError  # noqa: PLC0415
+        from sync.client import Refused  # noqa: PLC0415
+        from sync.models import Refusal  # noqa: PLC0415
+
+        try:
+            return fn(*args)
+        except HubError as err:
+            raise Refused(err.status, Refusal(code=err.code, message=err.message,
+                                              expected_seq=err.extra.get("expected_seq"))) from err
+
+    def opening(self, store_id: str):  # type: ignore[no-untyped-def]
+        return self._call(self.hub.opening, store_id)  # type: ignore[attr-defined]
+
+    def push(self, batch):  # type: ignore[no-untyped-def]
+        return self._call(self.hub.ingest, self.store_id, batch)  # type: ignore[attr-defined]
+
+    def pull(self, store_id: str, cursor: int):  # type: ignore[no-untyped-def]
+        return self._call(self.hub.pull, store_id, cursor)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        pass
