@@ -70,6 +70,11 @@ class Blocked(HubError):
     status = 409
 
 
+class KeyReused(HubError):
+    code = "key_reused"
+    status = 422
+
+
 class BadRequest(HubError):
     code = "bad_request"
     status = 422
@@ -202,6 +207,10 @@ def _settle(pos: Position, need: int, reservations: Sequence[Reservation], s: Se
             r.at_risk = True
             s.at_risk.append(r.reservation_id)
             uncovered -= r.qty
+    if uncovered > 0:
+        # No promise of ours is hurt, but the store's quota may now outrun its stock.
+        s.note = (f"{uncovered} of {pos.sku} went over quota at {pos.location} beyond the hub's share; "
+                  "the store's quota may outrun its stock: count it")
 
 
 # -- ingest ---------------------------------------------------------------

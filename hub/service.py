@@ -80,18 +80,28 @@ class Hub:
 
     # -- shared pieces ------------------------------------------------------
 
-    def _once(self, conn: Connection, key: str | None, work: Any) -> dict:
-        """Run `work(conn)` once per idempotency key; a repeat returns the first answer."""
-        if key is not None:
-            if not key or len(key) > 200:
-                raise rules.BadRequest("An idempotency key must be 1 to 200 characters.")
-            done = conn.execute(select(idempotency.c.response).where(idempotency.c.key == key)).scalar()
-            if done is not None:
-                return json.loads(done)
+    def _once(self, conn: Connection, key: str | None, work: Any, request: object = None) -> dict:
+        """Run `work(conn)` once per idempotency key; a repeat returns the first answer.
+
+        The key is stored with a fingerprint of the request, so the same key
+        sent with a different request is refused rather than answered wrongly.
+        """
+        if key is None:
+            return work(conn)
+        if not key or len(key) > 200:
+            raise rules.BadRequest("An idempotency key must be 1 to 200 characters.")
+        fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        done = conn.execute(select(idempotency.c.response).where(idempotency.c.key == key)).scalar()
+        if done is not None:
+            stored = json.loads(done)
+            if stored["request"] != fingerprint:
+                raise rules.KeyReused(f"Idempotency key {key.split(':', 1)[-1]!r} was already used for a "
+                                      "different request; use a new key for a new request.")
+            return stored["response"]
         result = work(conn)
-        if key is not None:
-            conn.execute(insert(idempotency).values(key=key, response=json.dumps(result),
-                                                    created_at=stamp(self.clock())))
+        conn.execute(insert(idempotency).values(key=key, response=json.dumps({"request": fingerprint,
+                                                                               "response": result}),
+                                                created_at=stamp(self.clock())))
         return result
 
     def _positions(self, conn: Connection, location: str, skus: Iterable[str]) -> dict[str, Position]:
@@ -253,7 +263,7 @@ class Hub:
             open_res = [_reservation(r) for r in conn.execute(
                 select(reservations).where(reservations.c.location == store_id, reservations.c.sku.in_(skus),
                                            reservations.c.status.in_(rules.OPEN))
-                .order_by(reservations.c.created_at.desc()))]
+                .order_by(reservations.c.created_at.desc(), reservations.c.reservation_id.desc()))]
             grant_refs = [e.ref for e in new if e.kind == "quota_granted" and e.ref]
             known_grants = dict(conn.execute(select(grants.c.grant_id, grants.c.qty).where(
                 grants.c.grant_id.in_(grant_refs), grants.c.store_id == store_id)).all()) if grant_refs else {}
@@ -264,7 +274,8 @@ class Hub:
                 s = rules.apply_entry(ps[e.sku], facts, [r for r in open_res if r.sku == e.sku],
                                       known_grants.get(e.ref) if e.kind == "quota_granted" else None)
                 if s.note:
-                    notes.append({"store_id": store_id, "kind": "mismatch", "seq": e.seq, "message": s.note,
+                    kind = "shortfall" if s.shortfall and not s.at_risk else "mismatch"
+                    notes.append({"store_id": store_id, "kind": kind, "seq": e.seq, "message": s.note,
                                   "at": now})
                 if e.kind == "quota_released" and e.detail.get("request_id"):
                     answered.append({"rid": e.detail["request_id"], "released": e.qty})
@@ -343,7 +354,7 @@ class Hub:
                          .values(next_grant_no=loc.next_grant_no + 1))
             self._save(conn, before, ps.values(), stamp(self.clock()))
             return {"grant_id": grant_id, "grant_no": loc.next_grant_no, "store_id": store_id, "sku": sku, "qty": qty}
-        return transact(self.engine, lambda conn: self._once(conn, key and f"grant:{key}", work))
+        return transact(self.engine, lambda conn: self._once(conn, key and f"grant:{key}", work, (store_id, sku, qty)))
 
     def request_release(self, store_id: str, sku: str, qty: int, key: str | None = None) -> dict:
         """Store -> hub: the hub only asks; units join its share when the store's release entry arrives."""
@@ -357,7 +368,8 @@ class Hub:
             conn.execute(insert(release_requests).values(request_id=rid, store_id=store_id, sku=sku, qty=qty,
                                                          status="open", created_at=stamp(self.clock())))
             return {"request_id": rid, "store_id": store_id, "sku": sku, "qty": qty}
-        return transact(self.engine, lambda conn: self._once(conn, key and f"release:{key}", work))
+        return transact(self.engine,
+                        lambda conn: self._once(conn, key and f"release:{key}", work, (store_id, sku, qty)))
 
     # -- web shop -------------------------------------------------------------
 
@@ -396,7 +408,8 @@ class Hub:
             self._save(conn, before, ps.values(), stamp(now))
             return {"reservation_id": rid, "location": where, "sku": sku, "qty": qty, "status": "held",
                     "expires_at": stamp(exp)}
-        return transact(self.engine, lambda conn: self._once(conn, f"reserve:{key}", work))
+        return transact(self.engine,
+                        lambda conn: self._once(conn, f"reserve:{key}", work, (sku, qty, location, ttl_s)))
 
     def _close_reservation(self, rid: str, status: str, key: str | None) -> dict:
         def work(conn: Connection) -> dict:
@@ -415,7 +428,7 @@ class Hub:
             conn.execute(update(reservations).where(reservations.c.reservation_id == rid).values(status=r.status))
             return {"reservation_id": rid, "location": r.location, "sku": r.sku, "qty": r.qty, "status": r.status,
                     "at_risk": r.at_risk}
-        return transact(self.engine, lambda conn: self._once(conn, key and f"{status}:{key}", work))
+        return transact(self.engine, lambda conn: self._once(conn, key and f"{status}:{key}", work, rid))
 
     def commit(self, rid: str, key: str | None = None) -> dict:
         return self._close_reservation(rid, "ordered", key)

@@ -330,6 +330,11 @@ def place_hold(balances: Mapping[str, Balance], hold_id: str, sku: str, qty: int
     b = plan.balances[sku]
     if qty > b.quota:
         raise QuotaExceeded(f"Only {b.quota} of {sku} are free to hold here; {qty} asked.")
+    if qty > b.on_hand - b.held:
+        # Quota can outrun the book (a grant landing after an unsynced over-quota sale):
+        # a hold is a promise to a customer, so it needs a unit on the shelf too.
+        raise NotOnHand(f"The book shows only {max(b.on_hand - b.held, 0)} of {sku} not already held; "
+                        f"{qty} cannot be put aside.")
     hold = Hold(hold_id, sku, qty, now + ttl, customer)
     plan.post(Change(Kind.HOLD, sku, qty, (), quota_delta=-qty, held_delta=qty, ref=hold_id,
                      detail={"expires_at": hold.expires_at.isoformat(), "customer": customer}))
