@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger, Boolean, Column, Connection, Engine, Index, Integer, MetaData, String, Table, Text,
     UniqueConstraint, create_engine, event, insert, select,
 )
 from sqlalchemy.exc import DBAPIError
+
+from hub.rules import Busy
 
 metadata = MetaData()
 
@@ -234,16 +236,33 @@ def is_retryable(err: DBAPIError) -> bool:
     return "database is locked" in str(orig)
 
 
-def transact(engine: Engine, fn: Callable[[Connection], T], *, attempts: int = 12) -> T:
-    """Run `fn` in one transaction; run it again whole on a serialization failure."""
+def transact(engine: Engine, fn: Callable[[Connection], T], *, attempts: int = 12,
+             isolation: str | None = None) -> T:
+    """Run `fn` in one transaction; run it again whole on a serialization failure.
+
+    `isolation` lowers PostgreSQL's level for one transaction; only callers
+    whose every write is a single guarded row statement may ask for it.
+    """
     delay = 0.002
     for attempt in range(attempts):
         try:
+            if isolation and engine.dialect.name == "postgresql":
+                with engine.connect().execution_options(isolation_level=isolation) as conn, conn.begin():
+                    return fn(conn)
             with engine.begin() as conn:
                 return fn(conn)
         except DBAPIError as err:
-            if attempt == attempts - 1 or not is_retryable(err):
+            if not is_retryable(err):
                 raise
+            if attempt == attempts - 1:
+                raise Busy("The hub is too busy to finish this now; try again in a moment.") from err
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.25)
     raise AssertionError("unreachable")
+
+
+def driver_sql(conn: Connection, sql: str, params: Sequence[Any] | Sequence[Sequence[Any]] = ()) -> Any:
+    """Plain SQL with `?` marks, straight to the driver: the hot paths skip SQLAlchemy's compiler."""
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    return conn.exec_driver_sql(sql, params)

@@ -70,6 +70,11 @@ class Blocked(HubError):
     status = 409
 
 
+class Busy(HubError):
+    code = "busy"
+    status = 503
+
+
 class KeyReused(HubError):
     code = "key_reused"
     status = 422

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, tupl
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub import db, rules
+from hub.db import driver_sql
 from hub.db import (
     changefeed, grants, idempotency, incidents, items, locations, opening_stock, positions, release_requests,
     reservations, store_entries, tokens, transact,
@@ -55,6 +56,37 @@ def _upsert(conn: Connection, table: Any, rows: list[dict], keys: Sequence[str])
     conn.execute(ins.on_conflict_do_update(index_elements=list(keys), set_={c: ins.excluded[c] for c in cols}), rows)
 
 
+_POSITION_COLS = "location, sku, " + ", ".join(POSITION_FIGURES)
+_UPSERT_POSITION = (
+    f"INSERT INTO positions ({_POSITION_COLS}) VALUES ({', '.join('?' * (2 + len(POSITION_FIGURES)))}) "
+    "ON CONFLICT (location, sku) DO UPDATE SET " + ", ".join(f"{f} = excluded.{f}" for f in POSITION_FIGURES)
+)
+_INSERT_FEED = "INSERT INTO changefeed (location, sku, kind, on_hand, available, at) VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_ENTRY = (
+    "INSERT INTO store_entries (store_id, seq, hash, kind, sku, qty, on_hand_delta, quota_delta, held_delta, "
+    "over_quota, amount, at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _feed_row(location: str, sku: str, old: tuple[int, int] | None, on_hand: int, avail: int,
+              now: str) -> tuple | None:
+    """The changefeed's row for a position whose picture moved, or None if it did not."""
+    if old == (on_hand, avail):
+        return None
+    kind = "level"
+    if old is not None and old[1] and not avail:
+        kind = "sold_out"
+    elif old is not None and not old[1] and avail:
+        kind = "back_in_stock"
+    return (location, sku, kind, on_hand, avail, now)
+
+
+def _canonical(e: wire.LedgerEntry) -> tuple[str, str]:
+    """An entry's stored body and its content hash, from one serialisation (as LedgerEntry.content_hash)."""
+    body = json.dumps(e.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return body, hashlib.sha256(body.encode()).hexdigest()
+
+
 def _position(row: Any) -> Position:
     return Position(row.location, row.sku, *(getattr(row, f) for f in POSITION_FIGURES))
 
@@ -62,6 +94,10 @@ def _position(row: Any) -> Position:
 def _reservation(row: Any) -> Reservation:
     exp = datetime.fromisoformat(row.expires_at) if row.expires_at else None
     return Reservation(row.reservation_id, row.location, row.sku, row.qty, row.status, exp, row.at_risk)
+
+
+class _SameKeyRace(Exception):
+    """Two requests with one idempotency key raced; the loser rolls back and reads the winner's answer."""
 
 
 class Hub:
@@ -106,11 +142,14 @@ class Hub:
 
     def _positions(self, conn: Connection, location: str, skus: Iterable[str]) -> dict[str, Position]:
         skus = list(set(skus))
-        got = {r.sku: _position(r) for r in conn.execute(
-            select(positions).where(positions.c.location == location, positions.c.sku.in_(skus)))}
+        marks = ", ".join("?" * len(skus))
+        got = {r[1]: Position(*r) for r in driver_sql(
+            conn, f"SELECT {_POSITION_COLS} FROM positions WHERE location = ? AND sku IN ({marks})",
+            (location, *skus))}
         missing = [s for s in skus if s not in got]
         if missing:
-            buffers = dict(conn.execute(select(items.c.sku, items.c.safety_buffer).where(items.c.sku.in_(missing))).all())
+            buffers = dict(driver_sql(conn, f"SELECT sku, safety_buffer FROM items WHERE sku IN "
+                                            f"({', '.join('?' * len(missing))})", tuple(missing)).all())
             for sku in missing:
                 if sku not in buffers:
                     raise rules.Unknown(f"SKU {sku} is not in the chain's catalog.")
@@ -120,23 +159,17 @@ class Hub:
     def _save(self, conn: Connection, before: dict[str, tuple[int, int]], changed: Iterable[Position], now: str) -> None:
         """Write positions back, with a changefeed row for each whose picture changed."""
         changed = list(changed)
-        _upsert(conn, positions, [{"location": p.location, "sku": p.sku, **{f: getattr(p, f) for f in POSITION_FIGURES}}
-                                  for p in changed], ("location", "sku"))
+        if changed:
+            driver_sql(conn, _UPSERT_POSITION, [(p.location, p.sku, *(getattr(p, f) for f in POSITION_FIGURES))
+                                                for p in changed])
         feed = []
         for p in changed:
-            old_on_hand, old_avail = before.get(p.sku, (None, None))
-            avail = p.promisable
-            if (old_on_hand, old_avail) == (p.on_hand, avail):
-                continue
-            kind = "level"
-            if old_avail and not avail:
-                kind = "sold_out"
-            elif not old_avail and avail and old_avail is not None:
-                kind = "back_in_stock"
-            feed.append({"location": p.location, "sku": p.sku, "kind": kind, "on_hand": p.on_hand,
-                         "available": avail, "at": now})
+            old = before.get(p.sku)
+            row = _feed_row(p.location, p.sku, old, p.on_hand, p.promisable, now)
+            if row:
+                feed.append(row)
         if feed:
-            conn.execute(insert(changefeed), feed)
+            driver_sql(conn, _INSERT_FEED, feed)
 
     @staticmethod
     def _snapshot(ps: dict[str, Position]) -> dict[str, tuple[int, int]]:
@@ -217,10 +250,11 @@ class Hub:
         return transact(self.engine, tx)
 
     def authenticate(self, token: str) -> Principal | None:
+        """Who a token belongs to. Not cached: a revoked token must stop working at once."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(tokens.c.role, tokens.c.store_id).where(
-                tokens.c.token_hash == hash_token(token), tokens.c.revoked_at.is_(None))).one_or_none()
-        return Principal(row.role, row.store_id) if row else None
+            row = driver_sql(conn, "SELECT role, store_id FROM tokens WHERE token_hash = ? AND revoked_at IS NULL",
+                             (hash_token(token),)).first()
+        return Principal(row[0], row[1]) if row else None
 
     # -- stores: opening, push, pull ----------------------------------------
 
@@ -243,7 +277,8 @@ class Hub:
         """Apply a store's batch in one transaction: idempotent, gapless, never refused for business reasons."""
         if batch.store_id != store_id or any(e.store_id != store_id for e in batch.entries):
             raise rules.WrongStore(f"This credential is for store {store_id}; the batch names another store.")
-        hashes = [(e.seq, e.content_hash()) for e in batch.entries]
+        canon = [_canonical(e) for e in batch.entries]
+        hashes = [(e.seq, h) for e, (_, h) in zip(batch.entries, canon, strict=True)]
 
         def tx(conn: Connection) -> wire.PushResult:
             now = stamp(self.clock())
@@ -268,10 +303,13 @@ class Hub:
             known_grants = dict(conn.execute(select(grants.c.grant_id, grants.c.qty).where(
                 grants.c.grant_id.in_(grant_refs), grants.c.store_id == store_id)).all()) if grant_refs else {}
             notes, answered = [], []
+            by_sku: dict[str, list[Reservation]] = {}
+            for r in open_res:
+                by_sku.setdefault(r.sku, []).append(r)
             for e in new:
                 facts = EntryFacts(e.seq, e.kind, e.sku, e.qty, e.on_hand_delta, e.quota_delta, e.held_delta,
                                    e.over_quota, e.ref, bool(e.detail.get("hub_ordered")), e.quota_after)
-                s = rules.apply_entry(ps[e.sku], facts, [r for r in open_res if r.sku == e.sku],
+                s = rules.apply_entry(ps[e.sku], facts, by_sku.get(e.sku, ()),
                                       known_grants.get(e.ref) if e.kind == "quota_granted" else None)
                 if s.note:
                     kind = "shortfall" if s.shortfall and not s.at_risk else "mismatch"
@@ -279,11 +317,10 @@ class Hub:
                                   "at": now})
                 if e.kind == "quota_released" and e.detail.get("request_id"):
                     answered.append({"rid": e.detail["request_id"], "released": e.qty})
-            conn.execute(insert(store_entries), [
-                {"store_id": store_id, "seq": e.seq, "hash": h, "kind": e.kind, "sku": e.sku, "qty": e.qty,
-                 "on_hand_delta": e.on_hand_delta, "quota_delta": e.quota_delta, "held_delta": e.held_delta,
-                 "over_quota": e.over_quota, "amount": e.amount, "at": e.at, "body": e.model_dump_json()}
-                for e, h in ((batch.entries[i], hashes[i][1]) for i in plan.new)])
+            driver_sql(conn, _INSERT_ENTRY, [
+                (store_id, e.seq, h, e.kind, e.sku, e.qty, e.on_hand_delta, e.quota_delta, e.held_delta,
+                 e.over_quota, e.amount, e.at, body)
+                for e, (body, h) in ((batch.entries[i], canon[i]) for i in plan.new)])
             self._save(conn, before, ps.values(), now)
             risky = [r.reservation_id for r in open_res if r.at_risk]
             if risky:
@@ -382,34 +419,76 @@ class Hub:
         return {"sku": sku, "total": sum(per.values()), "locations": per}
 
     def reserve(self, key: str, sku: str, qty: int, *, location: str | None = None, ttl_s: int = 900) -> dict:
-        """A web cart hold against the hub share, released by itself after `ttl_s`."""
+        """A web cart hold against the hub share, released by itself after `ttl_s`.
+
+        This is the web shop's hot path, so it is three statements: the
+        promise is one guarded UPDATE (`hub_share - safety_buffer >= qty`
+        is rules.reserve's `qty <= promisable`), re-checked by PostgreSQL
+        after it takes the row lock. That is why it may run at READ
+        COMMITTED: concurrent carts queue on the row instead of failing
+        serialization and retrying. The reservation's id comes from the
+        idempotency key, so a repeat finds the first answer by primary key.
+        """
         if not 1 <= ttl_s <= 7 * 24 * 3600:
             raise rules.BadRequest(f"A reservation lasts 1 s to 7 days, not {ttl_s} s.")
+        if isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0:
+            raise rules.BadRequest(f"A reservation must be of at least 1 unit, not {qty!r}.")
+        if not key or len(key) > 200:
+            raise rules.BadRequest("An idempotency key must be 1 to 200 characters.")
+        rid = f"W-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
 
-        def work(conn: Connection) -> dict:
+        def tx(conn: Connection) -> dict:
+            first = driver_sql(conn, "SELECT location, sku, qty, status, expires_at FROM reservations "
+                                     "WHERE reservation_id = ?", (rid,)).first()
+            if first is not None:
+                return self._repeat(key, rid, first, sku, qty, location)
             now = self.clock()
-            if location is None:
-                cands = [_position(r) for r in conn.execute(select(positions).where(positions.c.sku == sku))]
-                if not cands:
-                    self._positions(conn, "", [sku])  # raises Unknown for a SKU not in the catalog
-                pos = rules.pick_location(cands, qty)
-                ps = {sku: pos}
-            else:
-                self._location(conn, location)
-                ps = self._positions(conn, location, [sku])
-            before = self._snapshot(ps)
-            rules.reserve(ps[sku], qty)
-            rid = f"W-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
-            exp = now + timedelta(seconds=ttl_s)
-            where = ps[sku].location
-            conn.execute(insert(reservations).values(reservation_id=rid, location=where, sku=sku, qty=qty,
-                                                     status="held", expires_at=stamp(exp), at_risk=False,
-                                                     created_at=stamp(now)))
-            self._save(conn, before, ps.values(), stamp(now))
+            where = location or self._pick(conn, sku, qty)
+            got = driver_sql(conn, "UPDATE positions SET hub_share = hub_share - ?, reserved = reserved + ? "
+                                   "WHERE location = ? AND sku = ? AND hub_share - safety_buffer >= ? "
+                                   "RETURNING on_hand, hub_share, safety_buffer",
+                             (qty, qty, where, sku, qty)).first()
+            if got is None:
+                self._why_not(conn, where, sku, qty)
+            exp = stamp(now + timedelta(seconds=ttl_s))
+            at = stamp(now)
+            if driver_sql(conn, "INSERT INTO reservations (reservation_id, location, sku, qty, status, expires_at, "
+                                "at_risk, created_at) VALUES (?, ?, ?, ?, 'held', ?, ?, ?) "
+                                "ON CONFLICT (reservation_id) DO NOTHING RETURNING reservation_id",
+                          (rid, where, sku, qty, exp, False, at)).first() is None:
+                raise _SameKeyRace()  # the same key, committed by a twin request meanwhile
+            on_hand, share, buffer = got
+            row = _feed_row(where, sku, (on_hand, max(0, share + qty - buffer)), on_hand, max(0, share - buffer), at)
+            if row:
+                driver_sql(conn, _INSERT_FEED, [row])
             return {"reservation_id": rid, "location": where, "sku": sku, "qty": qty, "status": "held",
-                    "expires_at": stamp(exp)}
-        return transact(self.engine,
-                        lambda conn: self._once(conn, f"reserve:{key}", work, (sku, qty, location, ttl_s)))
+                    "expires_at": exp}
+
+        try:
+            return transact(self.engine, tx, isolation="READ COMMITTED")
+        except _SameKeyRace:
+            return transact(self.engine, tx, isolation="READ COMMITTED")  # now finds the twin's answer
+
+    @staticmethod
+    def _repeat(key: str, rid: str, first: Any, sku: str, qty: int, location: str | None) -> dict:
+        if first.sku != sku or first.qty != qty or (location is not None and location != first.location):
+            raise rules.KeyReused(f"Idempotency key {key!r} was already used for a different request; "
+                                  "use a new key for a new request.")
+        return {"reservation_id": rid, "location": first.location, "sku": first.sku, "qty": first.qty,
+                "status": first.status, "expires_at": first.expires_at}
+
+    def _pick(self, conn: Connection, sku: str, qty: int) -> str:
+        cands = [Position(*r) for r in driver_sql(conn, f"SELECT {_POSITION_COLS} FROM positions WHERE sku = ?",
+                                                  (sku,))]
+        if not cands:
+            self._positions(conn, "", [sku])  # an unknown SKU says so
+        return rules.pick_location(cands, qty).location
+
+    def _why_not(self, conn: Connection, location: str, sku: str, qty: int) -> None:
+        """The guarded UPDATE found nothing: say which of location, SKU or stock is the reason."""
+        self._location(conn, location)
+        rules.reserve(self._positions(conn, location, [sku])[sku], qty)  # raises NotEnough
+        raise rules.Busy("The hub's share moved while reserving; try again.")
 
     def _close_reservation(self, rid: str, status: str, key: str | None) -> dict:
         def work(conn: Connection) -> dict:
