@@ -82,8 +82,8 @@ def _feed_row(location: str, sku: str, old: tuple[int, int] | None, on_hand: int
 
 
 def _canonical(e: wire.LedgerEntry) -> tuple[str, str]:
-    """An entry's stored body and its content hash, from one serialisation (as LedgerEntry.content_hash)."""
-    body = json.dumps(e.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """An entry's stored body and its content hash, from one serialisation."""
+    body = e.canonical_json()
     return body, hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -282,23 +282,27 @@ class Hub:
 
         def tx(conn: Connection) -> wire.PushResult:
             now = stamp(self.clock())
-            loc = self._location(conn, store_id, "store")
-            low = [s for s, _ in hashes if s < loc.next_seq]
-            held = dict(conn.execute(select(store_entries.c.seq, store_entries.c.hash).where(
-                store_entries.c.store_id == store_id, store_entries.c.seq.in_(low))).all()) if low else {}
-            plan = rules.plan_batch(hashes, loc.next_seq, held)
-            conn.execute(update(locations).where(locations.c.id == store_id)
-                         .values(next_seq=plan.next_seq, last_seen=now))
+            loc = driver_sql(conn, "SELECT next_seq FROM locations WHERE id = ? AND kind = 'store'",
+                             (store_id,)).first()
+            if loc is None:
+                raise rules.Unknown(f"There is no store {store_id}.")
+            next_seq = loc[0]
+            low = [s for s, _ in hashes if s < next_seq]
+            held = dict(driver_sql(conn, "SELECT seq, hash FROM store_entries WHERE store_id = ? AND seq IN "
+                                         f"({', '.join('?' * len(low))})", (store_id, *low)).all()) if low else {}
+            plan = rules.plan_batch(hashes, next_seq, held)
+            driver_sql(conn, "UPDATE locations SET next_seq = ?, last_seen = ? WHERE id = ?",
+                       (plan.next_seq, now, store_id))
             if not plan.new:
                 return wire.PushResult(accepted=0, duplicates=plan.duplicates, next_seq=plan.next_seq)
             new = [batch.entries[i] for i in plan.new]
             skus = {e.sku for e in new}
             ps = self._positions(conn, store_id, skus)
             before = self._snapshot(ps)
-            open_res = [_reservation(r) for r in conn.execute(
-                select(reservations).where(reservations.c.location == store_id, reservations.c.sku.in_(skus),
-                                           reservations.c.status.in_(rules.OPEN))
-                .order_by(reservations.c.created_at.desc(), reservations.c.reservation_id.desc()))]
+            open_res = [_reservation(r) for r in driver_sql(
+                conn, "SELECT reservation_id, location, sku, qty, status, expires_at, at_risk FROM reservations "
+                f"WHERE location = ? AND sku IN ({', '.join('?' * len(skus))}) AND status IN ('held', 'ordered', "
+                "'transfer') ORDER BY created_at DESC, reservation_id DESC", (store_id, *skus))]
             grant_refs = [e.ref for e in new if e.kind == "quota_granted" and e.ref]
             known_grants = dict(conn.execute(select(grants.c.grant_id, grants.c.qty).where(
                 grants.c.grant_id.in_(grant_refs), grants.c.store_id == store_id)).all()) if grant_refs else {}

@@ -7,7 +7,6 @@ Ints are strict on purpose: a ledger is money and units, and `"12"` or
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
@@ -56,10 +55,37 @@ class LedgerEntry(Wire):
     def on_hand_delta(self) -> int:
         return self.floor_delta + self.back_delta
 
+    def canonical_json(self) -> str:
+        """The entry as JSON that is the same for the same content.
+
+        Fields serialise in declaration order; only `detail`, a free-form
+        dict, needs its keys sorted, and a node already sends it sorted, so
+        the common case costs one serialisation.
+        """
+        if _is_sorted(self.detail):
+            return self.model_dump_json()
+        return self.model_copy(update={"detail": _sorted(self.detail)}).model_dump_json()
+
     def content_hash(self) -> str:
         """What makes two entries under one sequence the same entry."""
-        body = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(body.encode()).hexdigest()
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+def _is_sorted(value: Any) -> bool:
+    if isinstance(value, dict):
+        keys = list(value)
+        return keys == sorted(keys) and all(_is_sorted(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_is_sorted(v) for v in value)
+    return True
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
 
 
 class PushBatch(Wire):
