@@ -17,6 +17,7 @@ from textual.binding import Binding
 
 from node.errors import StoreError
 from node.service import Clock, Node, utcnow
+from tui.screens.dialogs import StockMenu
 from tui.screens.forms import OperationForm
 from tui.screens.lookup import LookupScreen
 from tui.screens.sale import SaleScreen
@@ -26,6 +27,7 @@ from tui.widgets.status import StatusBar
 class BackroomApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "Backroom"
+    ENABLE_COMMAND_PALETTE = False  # keyboard-only tills: every action is on a key in the footer
     BINDINGS = [Binding("ctrl+q", "quit", "Quit", priority=True)]
 
     def __init__(self, node_path: str | Path, *, terminal: str = "T1", clerk: str = "clerk",
@@ -40,7 +42,7 @@ class BackroomApp(App):
         self.started_at = datetime.now()
 
     def make_status_bar(self) -> StatusBar:
-        return StatusBar(self.reader, self.node.terminal, self.node.clerk)
+        return StatusBar(self.reader, self.node.terminal, self.node.clerk, clock=self.node.clock)
 
     def on_mount(self) -> None:
         self.sale = SaleScreen()
@@ -58,6 +60,9 @@ class BackroomApp(App):
 
     def action_form(self, kind: str) -> None:
         self.push_screen(OperationForm(kind))
+
+    def action_stock_menu(self) -> None:
+        self.push_screen(StockMenu(), lambda kind: self.action_form(kind) if kind else None)
 
     def sell_hold(self, hold: dict, name: str, price: int) -> None:
         self.pop_screen()

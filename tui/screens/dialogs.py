@@ -165,3 +165,27 @@ class PutAside(ModalScreen[tuple[int, int, str] | None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+
+class StockMenu(ModalScreen[str | None]):
+    """The stock operations, each on its own key (also usable straight from the sale screen)."""
+
+    CHOICES = (("f3", "return", "Return", "Return"), ("f4", "receive", "Receive", "Receive a delivery"),
+               ("f5", "count", "Count", "Count a shelf"),
+               ("f6", "write_off", "Write off", "Write off (damaged, expired, lost)"),
+               ("f7", "move", "Move", "Move between bins"))
+    BINDINGS = [*(Binding(key, f"pick('{kind}')", short, priority=True) for key, kind, short, _ in CHOICES),
+                Binding("escape", "pick('')", "Back")]
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Footer
+
+        with Vertical(classes="dialog"):
+            yield Label("Stock", classes="question")
+            for key, _, _, label in self.CHOICES:
+                yield Label(f"{key.upper():>4}  {label}")
+            yield Label("Esc = back to the sale", classes="hint")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def action_pick(self, kind: str) -> None:
+        self.dismiss(kind or None)

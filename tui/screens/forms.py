@@ -112,7 +112,7 @@ class OperationForm(Screen):
                             suggester=SuggestFromList(f.choices, case_sensitive=False) if f.choices else None)
         yield Label("", id="message")
         yield self.app.make_status_bar()
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(f"#f-{self.spec.fields[0].name}", Input).focus()

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.worker import get_current_worker
 
 from node.errors import StoreError
 from node.present import age, countdown, money
@@ -41,11 +42,15 @@ class LookupScreen(Screen):
         yield DataTable(id="holds", cursor_type="row")
         yield Label("", id="message")
         yield self.app.make_status_bar()
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.query_one("#results", DataTable).add_columns("SKU", "Item", "Floor", "Back", "Quota")
-        self.query_one("#holds", DataTable).add_columns("Hold", "Units", "Customer", "Left")
+        # fixed widths: see SaleScreen.on_mount
+        results, holds = self.query_one("#results", DataTable), self.query_one("#holds", DataTable)
+        for label, width in (("SKU", 10), ("Item", 36), ("Floor", 5), ("Back", 5), ("Quota", 6)):
+            results.add_column(label, width=width)
+        for label, width in (("Hold", 10), ("Units", 5), ("Customer", 20), ("Left", 8)):
+            holds.add_column(label, width=width)
         self.query_one("#query", Input).focus()
         self.set_interval(1.0, self._tick)
         if self.initial:
@@ -71,6 +76,8 @@ class LookupScreen(Screen):
     def find(self, text: str, pause: bool = False, exact: bool = False) -> None:
         if pause:
             time.sleep(SEARCH_PAUSE_S)  # a newer keystroke cancels this worker (exclusive)
+            if get_current_worker().is_cancelled:  # a thread is not interrupted: look, and stop
+                return
         reader = self.app.reader
         try:
             if exact or text.isdigit() or text.upper().startswith("SKU"):
@@ -88,7 +95,8 @@ class LookupScreen(Screen):
         except StoreError as err:
             self.app.call_from_thread(self.say, str(err), error=True)
             return
-        self.app.call_from_thread(self._results, rows, text)
+        if not get_current_worker().is_cancelled:  # never paint an older search over a newer one
+            self.app.call_from_thread(self._results, rows, text)
 
     def _results(self, rows: list[dict], text: str) -> None:
         t = self.query_one("#results", DataTable)
@@ -105,17 +113,17 @@ class LookupScreen(Screen):
             self.load(str(ev.row_key.value))
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
-    def load(self, sku: str) -> None:
+    def load(self, sku: str, keep_message: bool = False) -> None:
         try:
             found = self.app.reader.lookup(sku)
         except StoreError as err:
             self.app.call_from_thread(self.say, str(err), error=True)
             return
-        self.app.call_from_thread(self._show, found)
+        self.app.call_from_thread(self._show, found, keep_message)
 
     # -- showing ------------------------------------------------------------------
 
-    def _show(self, d: dict) -> None:
+    def _show(self, d: dict, keep_message: bool = False) -> None:
         self.current = d
         lines = [
             f"[b]{d['name']}[/b]  {d['sku']}  {money(d['price'])}",
@@ -135,7 +143,8 @@ class LookupScreen(Screen):
         for h in d["holds"]:
             t.add_row(h["hold_id"][:10], str(h["qty"]), h["customer"][:20], countdown(h["expires_at"]),
                       key=h["hold_id"])
-        self.say("F5 puts units aside for a customer; F6 releases the selected hold; F8 sells it.")
+        if not keep_message:  # a refresh after a hold keeps saying what was just done
+            self.say("F5 puts units aside for a customer; F6 releases the selected hold; F8 sells it.")
 
     def _tick(self) -> None:
         if self.current and self.current["holds"]:
@@ -148,7 +157,7 @@ class LookupScreen(Screen):
 
     def refresh_current(self) -> None:
         if self.current:
-            self.load(self.current["sku"])
+            self.load(self.current["sku"], keep_message=True)
 
     # -- holds ------------------------------------------------------------------------
 
@@ -195,4 +204,5 @@ class LookupScreen(Screen):
         h = self._selected_hold()
         if h is None or self.current is None:
             return
-        self.app.sell_hold(h, self.current["name"], self.current["price"])
+        # the lookup's hold rows do not repeat the SKU: the sale line needs it
+        self.app.sell_hold({**h, "sku": self.current["sku"]}, self.current["name"], self.current["price"])

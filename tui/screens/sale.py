@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
 
@@ -20,6 +21,9 @@ from tui.screens.dialogs import Confirm, Receipt, Recall, Tender
 LOW_QUOTA = 2  # a line whose store quota (after this sale) is at or below this is flagged
 
 
+_line_ids = itertools.count(1)
+
+
 @dataclass
 class CartLine:
     sku: str
@@ -28,20 +32,24 @@ class CartLine:
     unit_price: int
     quota: int  # the store's quota for this SKU when last looked at
     hold_id: str | None = None
+    key: str = field(default_factory=lambda: str(next(_line_ids)))  # its row in the table
 
 
 class SaleScreen(Screen):
+    # The footer has room for about 70 columns at 80x24: the sale's own keys and two
+    # doors (F2, F1); the stock operations have their own keys on F1's menu.
     BINDINGS = [
-        Binding("f2", "app.lookup", "Check back", priority=True),
-        Binding("f3", "app.form('return')", "Return", priority=True),
-        Binding("f4", "app.form('receive')", "Receive", priority=True),
-        Binding("f5", "app.form('count')", "Count", priority=True),
-        Binding("f6", "app.form('write_off')", "Write off", priority=True),
-        Binding("f7", "app.form('move')", "Move", priority=True),
+        Binding("f12", "pay", "Pay", priority=True),
+        Binding("f10", "void", "Void", priority=True),
         Binding("f8", "park", "Park", priority=True),
         Binding("f9", "recall", "Recall", priority=True),
-        Binding("f10", "void", "Void line", priority=True),
-        Binding("f12", "pay", "Pay", priority=True),
+        Binding("f2", "app.lookup", "In back", priority=True),
+        Binding("f1", "app.stock_menu", "Stock", priority=True),
+        Binding("f3", "app.form('return')", "Return", priority=True, show=False),
+        Binding("f4", "app.form('receive')", "Receive", priority=True, show=False),
+        Binding("f5", "app.form('count')", "Count", priority=True, show=False),
+        Binding("f6", "app.form('write_off')", "Write off", priority=True, show=False),
+        Binding("f7", "app.form('move')", "Move", priority=True, show=False),
         Binding("plus", "qty(1)", "+1", priority=True, show=False),
         Binding("minus", "qty(-1)", "-1", priority=True, show=False),
         Binding("up", "cursor(-1)", "Up", priority=True, show=False),
@@ -53,6 +61,7 @@ class SaleScreen(Screen):
         self.cart: list[CartLine] = []
         self.sale_id = uuid.uuid4().hex
         self.over_ok: set[str] = set()  # SKUs the clerk confirmed as in the customer's hand
+        self._shown: dict[str, tuple[str, ...]] = {}  # what the table shows, by line key
 
     def compose(self) -> ComposeResult:
         yield Label("", id="title")
@@ -61,11 +70,14 @@ class SaleScreen(Screen):
         yield Label("", id="message")
         yield Input(placeholder="Scan or type a barcode or SKU (3* before a scan = 3 of it)", id="scan")
         yield self.app.make_status_bar()
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         t = self.query_one("#lines", DataTable)
-        t.add_columns("Item", "Qty", "Each", "Amount", "Quota")
+        # Fixed widths: a DataTable that grows a column after a clear() keeps painting the
+        # narrower cells it cached ("-1 OV"), and fixed columns do not jump about either.
+        for label, width in (("Item", 34), ("Qty", 4), ("Each", 8), ("Amount", 9), ("Quota", 9)):
+            t.add_column(label, width=width)
         self.query_one("#title", Label).update(f"Sale · {self.app.store_name}")
         self.refresh_lines()
 
@@ -83,26 +95,46 @@ class SaleScreen(Screen):
     def total(self) -> int:
         return sum(ln.qty * ln.unit_price for ln in self.cart)
 
+    def _cells(self, ln: CartLine, sold: dict[str, int]) -> tuple[str, ...]:
+        left = ln.quota - sold.get(ln.sku, 0)
+        if ln.hold_id:
+            quota = "held"
+        elif left < 0:
+            quota = f"{left} OVER"
+        elif left <= LOW_QUOTA:
+            quota = f"{left} low"
+        else:
+            quota = str(left)
+        name = ln.name if not ln.hold_id else f"{ln.name} (held)"
+        return (name[:34], str(ln.qty), money(ln.unit_price), money(ln.qty * ln.unit_price), quota)
+
     def refresh_lines(self, select: int | None = None) -> None:
+        """Bring the table in line with the cart, touching only rows that changed.
+
+        A scan must paint at once however long the sale is, so the table is
+        never rebuilt: new lines are appended, voided ones removed, and only
+        cells whose text changed are updated.
+        """
         t = self.query_one("#lines", DataTable)
         row = t.cursor_row if select is None else select
-        t.clear()
         sold: dict[str, int] = {}
         for ln in self.cart:
             if ln.hold_id is None:
                 sold[ln.sku] = sold.get(ln.sku, 0) + ln.qty
-        for i, ln in enumerate(self.cart):
-            left = ln.quota - sold.get(ln.sku, 0)
-            if ln.hold_id:
-                quota = "held"
-            elif left < 0:
-                quota = f"{left} OVER"
-            elif left <= LOW_QUOTA:
-                quota = f"{left} low"
-            else:
-                quota = str(left)
-            name = ln.name if not ln.hold_id else f"{ln.name} (held)"
-            t.add_row(name[:34], str(ln.qty), money(ln.unit_price), money(ln.qty * ln.unit_price), quota, key=str(i))
+        wanted = {ln.key: self._cells(ln, sold) for ln in self.cart}
+        for key in [k for k in self._shown if k not in wanted]:
+            t.remove_row(key)
+            del self._shown[key]
+        columns = [c.key for c in t.ordered_columns]
+        for key, cells in wanted.items():
+            shown = self._shown.get(key)
+            if shown is None:
+                t.add_row(*cells, key=key)
+            elif shown != cells:
+                for col, old_text, new_text in zip(columns, shown, cells, strict=True):
+                    if old_text != new_text:
+                        t.update_cell(key, col, new_text)
+            self._shown[key] = cells
         if self.cart:
             t.move_cursor(row=max(0, min(row, len(self.cart) - 1)))
         n = sum(ln.qty for ln in self.cart)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from textual import work
 from textual.widgets import Static
@@ -11,17 +12,22 @@ from node.present import local_time
 from node.runner import status
 
 
+STALE_S = 120  # the runner pulls every few seconds: a last sync older than this means it is not running
+
+
 class StatusBar(Static):
     """Reads sync state from the node file in a worker: the runner (another thread or process) writes it."""
 
     DEFAULT_CSS = """
-    StatusBar { dock: bottom; height: 1; background: $panel; color: $text; padding: 0 1; }
+    StatusBar { height: 1; background: $panel; color: $text; padding: 0 1; }
     StatusBar.-offline { background: $error 60%; }
     """
 
-    def __init__(self, reader, terminal: str, clerk: str, **kw) -> None:  # noqa: ANN001
+    def __init__(self, reader, terminal: str, clerk: str, *,  # noqa: ANN001
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), **kw) -> None:
         super().__init__("", **kw)
         self.reader = reader
+        self.clock = clock  # the app's clock: a test that fixes it gets a fixed status bar
         self.terminal = terminal
         self.clerk = clerk
         self.state: dict = {}
@@ -46,15 +52,20 @@ class StatusBar(Static):
 
     def paint(self) -> None:
         st = self.state
+        last = st.get("last_sync_at")
+        stale = last is not None and (self.clock() - datetime.fromisoformat(last)).total_seconds() > STALE_S
         if st.get("hub") is None:
             link = "NO HUB"
+        elif stale:
+            link = "NOT SYNCING"  # nobody is running the sync runner, or it is stuck
         elif st.get("online"):
             link = "ONLINE"
         else:
             link = "OFFLINE"
-        self.set_class(st.get("hub") is not None and not st.get("online"), "-offline")
+        self.set_class(st.get("hub") is not None and (stale or not st.get("online")), "-offline")
         synced = local_time(st.get("last_sync_at"), "%H:%M") or "never"
+        sync = "standalone" if st.get("hub") is None else f"synced {synced} · {st.get('waiting', 0)} waiting"
         self.update(
-            f"{link} · synced {synced} · {st.get('waiting', 0)} waiting │ {st.get('store_id') or '?'} │ "
-            f"{self.terminal} {self.clerk} │ {datetime.now().strftime('%H:%M:%S')}"
+            f"{link} · {sync} │ {st.get('store_id') or '?'} │ "
+            f"{self.terminal} {self.clerk} │ {self.clock().astimezone().strftime('%H:%M:%S')}"
         )
