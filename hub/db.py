@@ -168,6 +168,20 @@ idempotency = Table(
     Column("created_at", String(40), nullable=False),
 )
 
+# Units on their way between two stores: the sender's transfer_out entry opens one,
+# the receiver's transfer_in entry (same id) closes it; the receiver's pull lists it.
+transfers = Table(
+    "transfers", metadata,
+    Column("transfer_id", String(64), primary_key=True),
+    Column("from_location", String(32), nullable=False),
+    Column("to_location", String(32), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # in_transit | received
+    Column("sent_at", String(40), nullable=False),
+    Index("transfers_to", "to_location", "status"),
+)
+
 schema_migrations = Table(
     "schema_migrations", metadata,
     Column("version", Integer, primary_key=True),
@@ -176,10 +190,15 @@ schema_migrations = Table(
 
 
 def _m1(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t.name != "schema_migrations"])
+    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables
+                                      if t.name not in ("schema_migrations", "transfers")])
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_m1]
+def _m2_transfers(conn: Connection) -> None:
+    transfers.create(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_m1, _m2_transfers]
 
 
 def make_engine(url: str) -> Engine:

@@ -308,7 +308,7 @@ class Hub:
             grant_refs = [e.ref for e in new if e.kind == "quota_granted" and e.ref]
             known_grants = dict(conn.execute(select(grants.c.grant_id, grants.c.qty).where(
                 grants.c.grant_id.in_(grant_refs), grants.c.store_id == store_id)).all()) if grant_refs else {}
-            notes, answered = [], []
+            notes, answered, sent, arrived = [], [], [], []
             by_sku: dict[str, list[Reservation]] = {}
             for r in open_res:
                 by_sku.setdefault(r.sku, []).append(r)
@@ -323,6 +323,10 @@ class Hub:
                                   "at": now})
                 if e.kind == "quota_released" and e.detail.get("request_id"):
                     answered.append({"rid": e.detail["request_id"], "released": e.qty})
+                elif e.kind == "transfer_out" and e.ref and e.detail.get("to"):
+                    sent.append((e.ref, store_id, str(e.detail["to"]), e.sku, e.qty, "in_transit", e.at))
+                elif e.kind == "transfer_in" and e.ref:
+                    arrived.append((e.ref,))
             driver_sql(conn, _INSERT_ENTRY, [
                 (store_id, e.seq, h, e.kind, e.sku, e.qty, e.on_hand_delta, e.quota_delta, e.held_delta,
                  e.over_quota, e.amount, e.at, body)
@@ -338,6 +342,11 @@ class Hub:
                              .values(status="answered", released=a["released"]))
             if notes:
                 conn.execute(insert(incidents), notes)
+            if sent:
+                driver_sql(conn, "INSERT INTO transfers (transfer_id, from_location, to_location, sku, qty, status, "
+                                 "sent_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (transfer_id) DO NOTHING", sent)
+            if arrived:
+                driver_sql(conn, "UPDATE transfers SET status = 'received' WHERE transfer_id = ?", arrived)
             return wire.PushResult(accepted=len(new), duplicates=plan.duplicates, next_seq=plan.next_seq)
 
         try:
@@ -359,6 +368,10 @@ class Hub:
             gs = [wire.Grant(grant_id=r.grant_id, grant_no=r.grant_no, sku=r.sku, qty=r.qty) for r in conn.execute(
                 select(grants).where(grants.c.store_id == store_id, grants.c.status == "in_flight")
                 .order_by(grants.c.grant_no))]
+            incoming = [wire.TransferOrder(transfer_id=r[0], sku=r[1], qty=r[2], from_location=r[3],
+                                           to_location=store_id) for r in driver_sql(
+                conn, "SELECT transfer_id, sku, qty, from_location FROM transfers WHERE to_location = ? "
+                "AND status = 'in_transit' ORDER BY sent_at", (store_id,))]
             rs = [wire.ReleaseRequest(request_id=r.request_id, sku=r.sku, qty=r.qty) for r in conn.execute(
                 select(release_requests).where(release_requests.c.store_id == store_id,
                                                release_requests.c.status == "open"))]
@@ -378,7 +391,7 @@ class Hub:
                        for r in conn.execute(select(items).where(items.c.sku.in_(catalog_skus)))] if catalog_skus else []
             locs = [wire.LocationInfo(id=r.id, name=r.name, kind=r.kind)
                     for r in conn.execute(select(locations))] if cursor == 0 else []
-        return wire.PullResponse(cursor=new_cursor, grants=gs, release_requests=rs, catalog=catalog,
+        return wire.PullResponse(cursor=new_cursor, grants=gs, release_requests=rs, transfers=incoming, catalog=catalog,
                                  locations=locs, chain_stock=chain, more=more)
 
     # -- ops: quota moves -----------------------------------------------------

@@ -288,9 +288,13 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     from node.runner import Runner
 
+    import logging
+
     db, _, _ = _settings(args)
     with open_node(args):
         pass  # the same clear errors as every command for a missing or empty file
+    # While the hub is down a tick outlasts its interval; APScheduler says so every half second.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     stop = threading.Event()
     runner = Runner(str(db), pull_every=args.pull_every,
                     on_sync=(lambda r: print(json.dumps(r), flush=True)) if args.json else None)

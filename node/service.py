@@ -526,6 +526,11 @@ class Node:
             if resp.locations:
                 c.executemany("INSERT OR REPLACE INTO locations (id, name, kind) VALUES (?, ?, ?)",
                               [(loc.id, loc.name, loc.kind) for loc in resp.locations])
+            # What is on its way here; a transfer already received keeps its status.
+            c.executemany(
+                "INSERT INTO incoming_transfers (transfer_id, from_location, sku, qty) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (transfer_id) DO NOTHING",
+                [(t.transfer_id, t.from_location, t.sku, t.qty) for t in resp.transfers])
             c.executemany(
                 "INSERT OR REPLACE INTO chain_stock (location, sku, on_hand, available, as_of) VALUES (?, ?, ?, ?, ?)",
                 [(x.location, x.sku, x.on_hand, x.available, x.as_of) for x in resp.chain_stock])

@@ -124,7 +124,7 @@ class ReleaseRequest(Wire):
 
 
 class TransferOrder(Wire):
-    """A physical move the hub ordered: the source sends from the hub share."""
+    """Units on their way to the store that pulls this: received with `transfer in` under its id."""
 
     transfer_id: Id
     sku: Id

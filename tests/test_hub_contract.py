@@ -390,3 +390,38 @@ class TestHubContract:
         hub.reserve("feed-2", C.sku, 1)
         new = hub.feed(after=cursor)["events"]
         assert [(e["location"], e["sku"], e["available"]) for e in new] == [("W01", C.sku, 19)]
+
+    # -- a replaced store machine, and transfers between stores -------------------------
+
+    def test_a_replaced_store_machine_gets_its_ledger_back_and_carries_on(self, hub: Hub, stores: Stores,
+                                                                         tmp_path: Path) -> None:
+        old = stores.node("S001")
+        sale = stores.sell("S001", A.sku, 2)
+        old.hold("hold-1", A.sku, 1)
+        stores.push("S001")
+        fresh = Node(tmp_path / "replacement.sqlite", terminal="T1", clerk="c1")
+        result = runner.initialise_from_hub(fresh, LocalClient(hub, "S001"), "S001", hub_url="local", token="-")
+        assert result["restored_entries"] == old.last_seq()
+        assert fresh.ledger(limit=10_000) == old.ledger(limit=10_000)  # every field, every entry
+        for sku in (A.sku, B.sku):
+            assert fresh.balance(sku) == old.balance(sku)
+        assert [h["hold_id"] for h in fresh.open_holds()] == ["hold-1"]
+        # it carries on: the next receipt follows the old one, and the hub takes its entries
+        nxt = fresh.sell("after-restore", [SaleLine(A.sku, 1, 500)])
+        assert int(nxt["receipt"].rsplit("-", 1)[1]) == int(sale["receipt"].rsplit("-", 1)[1]) + 1
+        assert runner.push(fresh, LocalClient(hub, "S001")) == 1
+        assert hub.incidents() == []
+
+    def test_a_transfer_between_stores_shows_as_incoming_until_received(self, hub: Hub, stores: Stores) -> None:
+        stores.node("S001").transfer_out("t-out", A.sku, 2, to_location="S002", transfer_id="TR-1", bin_="floor")
+        stores.push("S001")
+        stores.pull("S002")
+        seen = stores.node("S002").lookup(A.sku)["incoming"]
+        assert seen == [{"transfer_id": "TR-1", "from_location": "S001", "qty": 2}]
+        stores.push("S002")  # its opening
+        before = pos(hub, "S002", A.sku)["on_hand"]
+        stores.node("S002").transfer_in("t-in", "TR-1", A.sku, 2, from_location="S001")
+        stores.push("S002")
+        assert pos(hub, "S002", A.sku)["on_hand"] == before + 2
+        assert stores.node("S002").lookup(A.sku)["incoming"] == []
+        assert hub.pull("S002", 0).transfers == []  # the hub closed it when the receipt arrived
