@@ -254,6 +254,12 @@ def sell(
                              detail={**detail, "hold_id": hold.hold_id}))
             plan.closed_holds.append((hold.hold_id, Kind.HOLD_CONVERTED))
             continue
+        if b.on_hand < ln.qty and policy is Policy.IN_HAND:
+            # The customer holds a unit the book does not know: the book was short. The
+            # unit is new supply nobody was promised, so it joins the quota, then sells.
+            found = ln.qty - max(b.on_hand, 0)
+            plan.post(Change(Kind.COUNT, ln.sku, found, ((FLOOR, found),), quota_delta=found,
+                             detail={"found_at_till": True, "receipt": receipt}))
         bins = _take_from_bins(b, ln.qty, FLOOR)
         quota_delta, over = _quota_cover(b, ln.qty)
         if over and policy is Policy.STRICT:

@@ -83,9 +83,18 @@ def test_a_sale_takes_the_floor_first_then_the_back() -> None:
     assert dict(p.change.bins) == {FLOOR: -2, BACK: -2}
 
 
-def test_a_sale_of_more_than_is_on_hand_is_refused_even_in_hand() -> None:
+def test_a_sale_of_more_than_is_on_hand_is_refused_under_strict() -> None:
     with pytest.raises(NotOnHand, match="only 3"):
-        sell(book(floor=1, back=2, quota=3), SaleLine("A", 4, 100))
+        sell(book(floor=1, back=2, quota=3), SaleLine("A", 4, 100), policy=Policy.STRICT)
+
+
+def test_in_hand_a_unit_the_book_lacks_is_found_at_the_till_then_sold() -> None:
+    plan = sell(book(floor=1, back=2, quota=3), SaleLine("A", 4, 100))
+    found, sale = plan.entries
+    assert (found.change.kind, found.change.qty, found.change.quota_delta) == (Kind.COUNT, 1, 1)
+    assert found.change.detail["found_at_till"] is True
+    assert (sale.change.kind, sale.change.qty, sale.change.over_quota) == (Kind.SALE, 4, 0)
+    assert (sale.on_hand, sale.quota) == (0, 0)
 
 
 def test_a_sale_of_several_lines_of_one_sku_uses_the_quota_left_by_the_line_before() -> None:

@@ -320,6 +320,12 @@ class World:
         self.tally[sku]["counted_up" if diff > 0 else "counted_down"] += abs(diff)
         self.log(f"{store} counts {sku} {bin_}: book {book}, shelf {counted}")
 
+    def _tally_found(self, sku: str, entries: list) -> None:
+        """Units an in-hand sale found at the till (the book was short) entered as supply."""
+        for e in entries:
+            if e.kind == "count" and e.detail.get("found_at_till"):
+                self.tally[sku]["counted_up"] += e.qty
+
     def _free_on_shelf(self, store: str, node: SimNode, sku: str) -> int:
         aside = sum(h.qty for h in node.holds.values() if h.sku == sku)
         return sum(self.shelf[store][sku].values()) - aside
@@ -331,13 +337,16 @@ class World:
             return
         line = [SaleLine(sku, qty, self.prices[sku])]
         quota_before = node.balances[sku].quota
+        before = len(node.ledger)
         try:
             node.sell(self.op_id("sale"), line)
         except StoreError as err:
             if err.code != "not_on_hand":
                 raise
             self._count_all(store, node, sku)  # "count the shelf first", then sell again
+            before = len(node.ledger)
             node.sell(self.op_id("sale"), line)
+        self._tally_found(sku, node.ledger[before:])
         self._take_shelf(store, sku, qty, FLOOR)
         self.tally[sku]["sold"] += qty
         if qty > quota_before:
@@ -358,13 +367,16 @@ class World:
             node.release_hold(self.op_id("unhold"), h.hold_id)
             return
         line = [SaleLine(h.sku, h.qty, self.prices[h.sku], hold_id=h.hold_id)]
+        before = len(node.ledger)
         try:
             node.sell(self.op_id("collect"), line)
         except StoreError as err:
             if err.code != "not_on_hand":
                 raise
             self._count_all(store, node, h.sku)
+            before = len(node.ledger)
             node.sell(self.op_id("collect"), line)
+        self._tally_found(h.sku, node.ledger[before:])
         self._take_shelf(store, h.sku, h.qty, FLOOR)
         self.tally[h.sku]["sold"] += h.qty
         self.stats["holds_collected"] += 1
