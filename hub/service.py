@@ -68,6 +68,27 @@ _INSERT_ENTRY = (
 )
 
 
+# rules.reserve as one PostgreSQL statement: the guarded UPDATE is `qty <= promisable`; the
+# reservation and the changefeed row are written only if it matched. Data-modifying CTEs
+# always run to completion, so `f` runs though nothing reads it. Availability always drops
+# (the guard leaves at least the buffer), so the feed row is "sold_out" or "level".
+_RESERVE_PG = """
+WITH u AS (
+    UPDATE positions SET hub_share = hub_share - %(q)s, reserved = reserved + %(q)s
+    WHERE location = %(loc)s AND sku = %(sku)s AND hub_share - safety_buffer >= %(q)s
+    RETURNING location, sku, on_hand, hub_share, safety_buffer),
+r AS (
+    INSERT INTO reservations (reservation_id, location, sku, qty, status, expires_at, at_risk, created_at)
+    SELECT %(rid)s, location, sku, %(q)s, 'held', %(exp)s, false, %(at)s FROM u
+    ON CONFLICT (reservation_id) DO NOTHING RETURNING reservation_id),
+f AS (
+    INSERT INTO changefeed (location, sku, kind, on_hand, available, at)
+    SELECT location, sku, CASE WHEN hub_share - safety_buffer = 0 THEN 'sold_out' ELSE 'level' END,
+           on_hand, hub_share - safety_buffer, %(at)s FROM u)
+SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM r)
+"""
+
+
 def _feed_row(location: str, sku: str, old: tuple[int, int] | None, on_hand: int, avail: int,
               now: str) -> tuple | None:
     """The changefeed's row for a position whose picture moved, or None if it did not."""
@@ -460,6 +481,16 @@ class Hub:
             now = self.clock()
             where = location or self._pick(conn, sku, qty)
             exp, at = stamp(now + timedelta(seconds=ttl_s)), stamp(now)
+            if conn.dialect.name == "postgresql":
+                # One round trip: promise, reservation and changefeed row in one statement.
+                done = conn.exec_driver_sql(_RESERVE_PG, {"q": qty, "loc": where, "sku": sku, "rid": rid,
+                                                          "exp": exp, "at": at}).first()
+                if not done[0]:
+                    self._why_not(conn, where, sku, qty)
+                if not done[1]:
+                    raise _Repeat()
+                return {"reservation_id": rid, "location": where, "sku": sku, "qty": qty, "status": "held",
+                        "expires_at": exp}
             # The key is claimed first (its row is the reservation), so the row lock on the
             # position is held for as short a time as the floor's: UPDATE, one INSERT, COMMIT.
             if driver_sql(conn, "INSERT INTO reservations (reservation_id, location, sku, qty, status, expires_at, "
