@@ -88,7 +88,7 @@ class SaleScreen(Screen):
 
     def say(self, text: str, *, error: bool = False) -> None:
         msg = self.query_one("#message", Label)
-        msg.update(text)
+        msg.update(text, layout=False)  # a fixed-size line: no need to lay the screen out again
         msg.set_class(error, "-error")
 
     @property
@@ -138,7 +138,8 @@ class SaleScreen(Screen):
         if self.cart:
             t.move_cursor(row=max(0, min(row, len(self.cart) - 1)))
         n = sum(ln.qty for ln in self.cart)
-        self.query_one("#totals", Label).update(f"{n} item{'s' if n != 1 else ''}    TOTAL {money(self.total)}")
+        self.query_one("#totals", Label).update(f"{n} item{'s' if n != 1 else ''}    TOTAL {money(self.total)}",
+                                                layout=False)
 
     # -- scanning ---------------------------------------------------------------
 
@@ -177,7 +178,8 @@ class SaleScreen(Screen):
             def confirmed(ok: bool | None) -> None:
                 if ok:
                     self.over_ok.add(item.sku)
-                    self._add(item.sku, item.name, qty, item.unit_price, quota, t0)
+                    # timed from the clerk's answer: the wait for it is the clerk's, not the till's
+                    self._add(item.sku, item.name, qty, item.unit_price, quota, perf_counter())
                 else:
                     self.say(f"{item.name} not added.")
             self.app.push_screen(Confirm(
