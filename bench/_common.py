@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -101,3 +102,19 @@ def last_json_line(text: str) -> dict[str, Any]:
     if not lines:
         raise ValueError("the bench printed nothing")
     return json.loads(lines[-1])
+
+
+def draw_within(budget: Mapping[str, int], n: int, rng: random.Random) -> list[str]:
+    """Up to n keys drawn uniformly from those with budget left, never past a key's budget."""
+    left = {k: v for k, v in budget.items() if v > 0}
+    pool = list(left)
+    out: list[str] = []
+    while pool and len(out) < n:
+        i = rng.randrange(len(pool))
+        key = pool[i]
+        out.append(key)
+        left[key] -= 1
+        if not left[key]:
+            pool[i] = pool[-1]
+            pool.pop()
+    return out

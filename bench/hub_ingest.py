@@ -44,14 +44,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import hashlib
 import importlib.util
 import io
 import json
 import os
 import pstats
 import random
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -64,7 +62,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO_ROOT, add_repo_to_path, emit_json, print_table, summary_ms  # noqa: E402
+from _common import REPO_ROOT, add_repo_to_path, draw_within, emit_json, print_table, summary_ms  # noqa: E402
 from _pg import throwaway_postgres  # noqa: E402
 
 add_repo_to_path()
@@ -432,21 +430,8 @@ def reserve_load(port: int, token: str, skus: list[str], next_i: list[int], key_
 
 def plan_reserves(positions: list[tuple], n: int, rng: random.Random) -> list[str]:
     """n warehouse SKUs, uniform over those the hub can promise, never past what it can promise."""
-    left = {sku: hub_share - buf for loc, sku, _, _, hub_share, _, buf in positions
-            if loc == WAREHOUSE and hub_share - buf > 0}
-    pool = list(left)
-    out = []
-    for _ in range(n):
-        if not pool:
-            break
-        k = rng.randrange(len(pool))
-        sku = pool[k]
-        out.append(sku)
-        left[sku] -= 1
-        if not left[sku]:
-            pool[k] = pool[-1]
-            pool.pop()
-    return out
+    return draw_within({sku: hub_share - buf for loc, sku, _, _, hub_share, _, buf in positions
+                        if loc == WAREHOUSE}, n, rng)
 
 
 # -- profile ------------------------------------------------------------------------

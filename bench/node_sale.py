@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_repo_to_path, emit_json, print_table, summary_ms  # noqa: E402
+from _common import add_repo_to_path, draw_within, emit_json, print_table, summary_ms  # noqa: E402
 
 add_repo_to_path()
 
@@ -107,19 +107,9 @@ def setup(folder: Path, chain: Chain) -> tuple[Node, sqlite3.Connection, dict[st
 
 def plan_sales(quota: dict[str, int], n: int, rng: random.Random) -> list[str]:
     """n SKUs drawn uniformly from those with quota left, never past a SKU's quota."""
-    left = {sku: q for sku, q in quota.items() if q > 0}
-    pool = list(left)
-    out = []
-    for _ in range(n):
-        if not pool:
-            raise SystemExit(f"The store has quota for only {len(out)} sales; ask for fewer.")
-        i = rng.randrange(len(pool))
-        sku = pool[i]
-        out.append(sku)
-        left[sku] -= 1
-        if not left[sku]:
-            pool[i] = pool[-1]
-            pool.pop()
+    out = draw_within(quota, n, rng)
+    if len(out) < n:
+        raise SystemExit(f"The store has quota for only {len(out)} sales; ask for fewer.")
     return out
 
 

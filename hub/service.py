@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub import db, rules
@@ -24,7 +24,7 @@ from hub.db import (
     changefeed, grants, idempotency, incidents, items, locations, opening_stock, positions, release_requests,
     reservations, store_entries, tokens, transact,
 )
-from hub.rules import EntryFacts, HubError, Position, Reservation
+from hub.rules import EntryFacts, Position, Reservation
 from sync import models as wire
 
 POSITION_FIGURES = ("on_hand", "quota", "held", "in_flight", "hub_share", "reserved", "shortfall", "safety_buffer")

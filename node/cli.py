@@ -27,7 +27,7 @@ import sqlite3
 import sys
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 

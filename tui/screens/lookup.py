@@ -13,11 +13,16 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 from textual.worker import get_current_worker
 
-from node.errors import StoreError
+from node.errors import BadBarcode, StoreError
 from node.present import age, countdown, money
 from tui.screens.dialogs import PutAside
 
 SEARCH_PAUSE_S = 0.15  # wait for the clerk to stop typing before searching
+
+
+def _looks_scanned(text: str) -> bool:
+    """Digits, a GS1 string ("(01)..." or a symbology prefix "]C1...") or a SKU, not a name."""
+    return text[:1].isdigit() or text[:1] in ("(", "]") or text.upper().startswith("SKU")
 
 
 class LookupScreen(Screen):
@@ -65,32 +70,31 @@ class LookupScreen(Screen):
 
     def on_input_changed(self, ev: Input.Changed) -> None:
         text = ev.value.strip()
-        if len(text) >= 2 and not text.isdigit():
+        if len(text) >= 2 and not _looks_scanned(text):  # codes wait for Enter
             self.find(text, pause=True)
 
     def on_input_submitted(self, ev: Input.Submitted) -> None:
         if ev.value.strip():
-            self.find(ev.value.strip(), exact=True)
+            self.find(ev.value.strip())
 
     @work(thread=True, exclusive=True, group="find", exit_on_error=False)
-    def find(self, text: str, pause: bool = False, exact: bool = False) -> None:
+    def find(self, text: str, pause: bool = False) -> None:
         if pause:
             time.sleep(SEARCH_PAUSE_S)  # a newer keystroke cancels this worker (exclusive)
             if get_current_worker().is_cancelled:  # a thread is not interrupted: look, and stop
                 return
         reader = self.app.reader
         try:
-            if exact or text.isdigit() or text.upper().startswith("SKU"):
+            if _looks_scanned(text):  # a scan or a typed SKU: that one item
                 try:
                     found = reader.lookup(text)
+                except BadBarcode:
+                    if text.isdigit():
+                        raise
+                    found = None  # "7up": a name that starts like a code
+                if found is not None:
                     self.app.call_from_thread(self._show, found)
                     return
-                except StoreError as err:
-                    if text.isdigit() or text.upper().startswith("SKU"):
-                        raise
-                    if not exact:
-                        raise
-                    self.app.call_from_thread(self.say, "", error=False)
             rows = reader.search(text, limit=30)
         except StoreError as err:
             self.app.call_from_thread(self.say, str(err), error=True)
