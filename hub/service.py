@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from hub import db, rules
 from hub.db import driver_sql
@@ -46,14 +45,6 @@ def hash_token(token: str) -> str:
 class Principal:
     role: str  # store | ops | web
     store_id: str | None = None
-
-
-def _upsert(conn: Connection, table: Any, rows: list[dict], keys: Sequence[str]) -> None:
-    if not rows:
-        return
-    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
-    cols = [c for c in rows[0] if c not in keys]
-    conn.execute(ins.on_conflict_do_update(index_elements=list(keys), set_={c: ins.excluded[c] for c in cols}), rows)
 
 
 _POSITION_COLS = "location, sku, " + ", ".join(POSITION_FIGURES)

@@ -154,7 +154,6 @@ class Runner:
             now = datetime.now().timestamp()
             waiting = self.node.last_seq() > int(self.node.meta().get("pushed_seq", 0))
             due_pull = now - self._last_pull >= self.pull_every
-            self.node._meta_cache = None  # other processes write meta too
             try:
                 self.node.expire_holds()
             except StoreError as err:  # a hold closed by a terminal meanwhile: next tick
