@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.api import ops, stores, web
+from hub.deps import BODY_MODELS
 from hub.rules import HubError
 from hub.service import Hub
 from hub.settings import Settings
@@ -109,6 +110,19 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
 
     for r in (stores.router, web.router, ops.router):
         app.include_router(r)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = FastAPI.openapi(app)
+            known = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in BODY_MODELS:
+                body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                for name, sub in body.pop("$defs", {}).items():
+                    known.setdefault(name, sub)
+                known.setdefault(model.__name__, body)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -217,7 +217,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Autocommit connections (Hub.reads) run single statements: no lock to take.
+            if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):
@@ -257,19 +259,11 @@ def is_retryable(err: DBAPIError) -> bool:
     return "database is locked" in str(orig)
 
 
-def transact(engine: Engine, fn: Callable[[Connection], T], *, attempts: int = 12,
-             isolation: str | None = None) -> T:
-    """Run `fn` in one transaction; run it again whole on a serialization failure.
-
-    `isolation` lowers PostgreSQL's level for one transaction; only callers
-    whose every write is a single guarded row statement may ask for it.
-    """
+def transact(engine: Engine, fn: Callable[[Connection], T], *, attempts: int = 12) -> T:
+    """Run `fn` in one transaction; run it again whole on a serialization failure."""
     delay = 0.002
     for attempt in range(attempts):
         try:
-            if isolation and engine.dialect.name == "postgresql":
-                with engine.connect().execution_options(isolation_level=isolation) as conn, conn.begin():
-                    return fn(conn)
             with engine.begin() as conn:
                 return fn(conn)
         except DBAPIError as err:

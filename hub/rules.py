@@ -85,6 +85,40 @@ class BadRequest(HubError):
     status = 422
 
 
+class Unauthenticated(HubError):
+    code = "unauthenticated"
+    status = 401
+
+
+class Forbidden(HubError):
+    code = "forbidden"
+    status = 403
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a token belongs to."""
+
+    role: str  # store | ops | web
+    store_id: str | None = None
+
+
+def authorize(who: Principal | None, roles: Sequence[str], store_id: str | None = None) -> Principal:
+    """May `who` (None: no such live token) act here? `store_id` names the store acted for, if any:
+    a store token acts only for its own store, and ops may act for any."""
+    if who is None:
+        raise Unauthenticated("That token is unknown or revoked.")
+    if who.role not in roles:
+        raise Forbidden(f"{_a(who.role).capitalize()} token cannot do this; it needs {_a(' or '.join(roles))} token.")
+    if store_id is not None and who.role == "store" and who.store_id != store_id:
+        raise WrongStore(f"This token belongs to store {who.store_id}, not {store_id}.")
+    return who
+
+
+def _a(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
 @dataclass
 class Position:
     location: str

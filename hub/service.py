@@ -11,11 +11,12 @@ import hashlib
 import json
 import secrets
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from hub import db, rules
 from hub.db import driver_sql
@@ -23,7 +24,7 @@ from hub.db import (
     changefeed, grants, idempotency, incidents, items, locations, opening_stock, positions, release_requests,
     reservations, store_entries, tokens, transact,
 )
-from hub.rules import EntryFacts, Position, Reservation
+from hub.rules import EntryFacts, Position, Principal, Reservation
 from sync import models as wire
 
 POSITION_FIGURES = ("on_hand", "quota", "held", "in_flight", "hub_share", "reserved", "shortfall", "safety_buffer")
@@ -41,12 +42,6 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class Principal:
-    role: str  # store | ops | web
-    store_id: str | None = None
-
-
 _POSITION_COLS = "location, sku, " + ", ".join(POSITION_FIGURES)
 _UPSERT_POSITION = (
     f"INSERT INTO positions ({_POSITION_COLS}) VALUES ({', '.join('?' * (2 + len(POSITION_FIGURES)))}) "
@@ -59,25 +54,36 @@ _INSERT_ENTRY = (
 )
 
 
-# rules.reserve as one PostgreSQL statement: the guarded UPDATE is `qty <= promisable`; the
-# reservation and the changefeed row are written only if it matched. Data-modifying CTEs
-# always run to completion, so `f` runs though nothing reads it. Availability always drops
-# (the guard leaves at least the buffer), so the feed row is "sold_out" or "level".
+_TOKEN = "SELECT role, store_id FROM tokens WHERE token_hash = ? AND revoked_at IS NULL"
+
+# rules.reserve as one PostgreSQL statement, run on its own (autocommit): one round trip,
+# where BEGIN, statement, COMMIT would be three. The guarded UPDATE is `qty <= promisable`,
+# re-checked by PostgreSQL after it takes the row lock, so READ COMMITTED (the default
+# outside a transaction) is safe: concurrent carts queue on the row instead of failing
+# serialization. The reservation and the changefeed row are written only if the UPDATE
+# matched; a repeated key fails the reservation's primary key, which undoes the whole
+# statement. Data-modifying CTEs always run to completion, so `f` runs though nothing
+# reads it. Availability always drops (the guard leaves at least the buffer), so the feed
+# row is "sold_out" or "level". With a token, `t` is the caller's check: a web or ops token,
+# live; without one (in-process callers) it is always true.
 _RESERVE_PG = """
-WITH u AS (
+WITH t AS ({token_check}),
+u AS (
     UPDATE positions SET hub_share = hub_share - %(q)s, reserved = reserved + %(q)s
-    WHERE location = %(loc)s AND sku = %(sku)s AND hub_share - safety_buffer >= %(q)s
+    WHERE location = %(loc)s AND sku = %(sku)s AND hub_share - safety_buffer >= %(q)s AND EXISTS (SELECT 1 FROM t)
     RETURNING location, sku, on_hand, hub_share, safety_buffer),
 r AS (
     INSERT INTO reservations (reservation_id, location, sku, qty, status, expires_at, at_risk, created_at)
-    SELECT %(rid)s, location, sku, %(q)s, 'held', %(exp)s, false, %(at)s FROM u
-    ON CONFLICT (reservation_id) DO NOTHING RETURNING reservation_id),
+    SELECT %(rid)s, location, sku, %(q)s, 'held', %(exp)s, false, %(at)s FROM u),
 f AS (
     INSERT INTO changefeed (location, sku, kind, on_hand, available, at)
     SELECT location, sku, CASE WHEN hub_share - safety_buffer = 0 THEN 'sold_out' ELSE 'level' END,
            on_hand, hub_share - safety_buffer, %(at)s FROM u)
-SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM r)
+SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM u)
 """
+_RESERVE_PG_AS = _RESERVE_PG.format(token_check="SELECT 1 FROM tokens WHERE token_hash = %(th)s "
+                                                "AND revoked_at IS NULL AND role IN ('web', 'ops')")
+_RESERVE_PG_TRUSTED = _RESERVE_PG.format(token_check="SELECT 1")
 
 
 def _feed_row(location: str, sku: str, old: tuple[int, int] | None, on_hand: int, avail: int,
@@ -115,7 +121,7 @@ class _Repeat(Exception):
 class Hub:
     def __init__(self, engine: Engine, clock: Any = utcnow) -> None:
         self.engine = engine
-        # Single-statement reads need no transaction: one round trip instead of three.
+        # Single statements need no transaction around them: one round trip instead of three.
         self.reads = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.clock = clock
 
@@ -266,9 +272,19 @@ class Hub:
     def authenticate(self, token: str) -> Principal | None:
         """Who a token belongs to. Not cached: a revoked token must stop working at once."""
         with self.reads.connect() as conn:
-            row = driver_sql(conn, "SELECT role, store_id FROM tokens WHERE token_hash = ? AND revoked_at IS NULL",
-                             (hash_token(token),)).first()
+            return self._principal(conn, token)
+
+    @staticmethod
+    def _principal(conn: Connection, token: str) -> Principal | None:
+        row = driver_sql(conn, _TOKEN, (hash_token(token),)).first()
         return Principal(row[0], row[1]) if row else None
+
+    def _authorize(self, conn: Connection, token: str | None, roles: tuple[str, ...],
+                   store_id: str | None = None) -> None:
+        """Check the caller inside the transaction it acts in: no extra round trip, and a
+        refusal rolls back with everything else. `None`: an in-process caller, trusted."""
+        if token is not None:
+            rules.authorize(self._principal(conn, token), roles, store_id)
 
     # -- stores: opening, push, pull ----------------------------------------
 
@@ -287,14 +303,17 @@ class Hub:
         return wire.StoreOpening(store_id=store_id, name=loc.name, policy=loc.policy, catalog=catalog,
                                  locations=locs, stock=stock, ledger=ledger)
 
-    def ingest(self, store_id: str, batch: wire.PushBatch) -> wire.PushResult:
-        """Apply a store's batch in one transaction: idempotent, gapless, never refused for business reasons."""
-        if batch.store_id != store_id or any(e.store_id != store_id for e in batch.entries):
-            raise rules.WrongStore(f"This credential is for store {store_id}; the batch names another store.")
+    def ingest(self, store_id: str, batch: wire.PushBatch, *, token: str | None = None) -> wire.PushResult:
+        """Apply a store's batch in one transaction: idempotent, gapless, never refused for business reasons.
+
+        `token`, when given, must be that store's own."""
         canon = [_canonical(e) for e in batch.entries]
         hashes = [(e.seq, h) for e, (_, h) in zip(batch.entries, canon, strict=True)]
 
         def tx(conn: Connection) -> wire.PushResult:
+            self._authorize(conn, token, ("store",), store_id)
+            if batch.store_id != store_id or any(e.store_id != store_id for e in batch.entries):
+                raise rules.WrongStore(f"This push is for store {store_id}; the batch names another store.")
             now = stamp(self.clock())
             loc = driver_sql(conn, "SELECT next_seq FROM locations WHERE id = ? AND kind = 'store'",
                              (store_id,)).first()
@@ -449,16 +468,17 @@ class Hub:
         per = {r.location: _position(r).promisable for r in rows}
         return {"sku": sku, "total": sum(per.values()), "locations": per}
 
-    def reserve(self, key: str, sku: str, qty: int, *, location: str | None = None, ttl_s: int = 900) -> dict:
+    def reserve(self, key: str, sku: str, qty: int, *, location: str | None = None, ttl_s: int = 900,
+                token: str | None = None) -> dict:
         """A web cart hold against the hub share, released by itself after `ttl_s`.
 
-        This is the web shop's hot path, so it is three statements: the
-        promise is one guarded UPDATE (`hub_share - safety_buffer >= qty`
-        is rules.reserve's `qty <= promisable`), re-checked by PostgreSQL
-        after it takes the row lock. That is why it may run at READ
-        COMMITTED: concurrent carts queue on the row instead of failing
-        serialization and retrying. The reservation's id comes from the
-        idempotency key, so a repeat finds the first answer by primary key.
+        This is the web shop's hot path. The promise is one guarded UPDATE
+        (`hub_share - safety_buffer >= qty` is rules.reserve's `qty <=
+        promisable`); on PostgreSQL the caller's check, the promise, the
+        reservation and the changefeed row are one statement (`_RESERVE_PG`),
+        on SQLite one short BEGIN IMMEDIATE transaction. The reservation's id
+        comes from the idempotency key, so a repeat finds the first answer by
+        primary key. `token`, when given, must be a web or ops token.
         """
         if not 1 <= ttl_s <= 7 * 24 * 3600:
             raise rules.BadRequest(f"A reservation lasts 1 s to 7 days, not {ttl_s} s.")
@@ -467,23 +487,40 @@ class Hub:
         if not key or len(key) > 200:
             raise rules.BadRequest("An idempotency key must be 1 to 200 characters.")
         rid = f"W-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+        web = ("web", "ops")
 
-        def tx(conn: Connection) -> dict:
+        def answer(where: str, exp: str) -> dict:
+            return {"reservation_id": rid, "location": where, "sku": sku, "qty": qty, "status": "held",
+                    "expires_at": exp}
+
+        def on_postgres(conn: Connection) -> dict:
+            now = self.clock()
+            if location is None:
+                self._authorize(conn, token, web)  # before picking: a stranger learns nothing of the stock
+            where = location or self._pick(conn, sku, qty)
+            exp, at = stamp(now + timedelta(seconds=ttl_s)), stamp(now)
+            args = {"q": qty, "loc": where, "sku": sku, "rid": rid, "exp": exp, "at": at}
+            if token is not None:
+                args["th"] = hash_token(token)
+            try:
+                authorized, promised = conn.exec_driver_sql(
+                    _RESERVE_PG_AS if token is not None else _RESERVE_PG_TRUSTED, args).first()
+            except IntegrityError as err:
+                if getattr(err.orig, "sqlstate", None) == "23505":  # the key's reservation exists
+                    raise _Repeat() from err
+                raise
+            if not authorized:
+                self._authorize(conn, token, web)  # says 401 or 403
+                raise rules.Busy("That token changed while reserving; try again.")
+            if not promised:
+                self._why_not(conn, where, sku, qty)
+            return answer(where, exp)
+
+        def on_sqlite(conn: Connection) -> dict:
+            self._authorize(conn, token, web)
             now = self.clock()
             where = location or self._pick(conn, sku, qty)
             exp, at = stamp(now + timedelta(seconds=ttl_s)), stamp(now)
-            if conn.dialect.name == "postgresql":
-                # One round trip: promise, reservation and changefeed row in one statement.
-                done = conn.exec_driver_sql(_RESERVE_PG, {"q": qty, "loc": where, "sku": sku, "rid": rid,
-                                                          "exp": exp, "at": at}).first()
-                if not done[0]:
-                    self._why_not(conn, where, sku, qty)
-                if not done[1]:
-                    raise _Repeat()
-                return {"reservation_id": rid, "location": where, "sku": sku, "qty": qty, "status": "held",
-                        "expires_at": exp}
-            # The key is claimed first (its row is the reservation), so the row lock on the
-            # position is held for as short a time as the floor's: UPDATE, one INSERT, COMMIT.
             if driver_sql(conn, "INSERT INTO reservations (reservation_id, location, sku, qty, status, expires_at, "
                                 "at_risk, created_at) VALUES (?, ?, ?, ?, 'held', ?, ?, ?) "
                                 "ON CONFLICT (reservation_id) DO NOTHING RETURNING reservation_id",
@@ -499,11 +536,12 @@ class Hub:
             row = _feed_row(where, sku, (on_hand, max(0, share + qty - buffer)), on_hand, max(0, share - buffer), at)
             if row:
                 driver_sql(conn, _INSERT_FEED, [row])
-            return {"reservation_id": rid, "location": where, "sku": sku, "qty": qty, "status": "held",
-                    "expires_at": exp}
+            return answer(where, exp)
 
         try:
-            return transact(self.engine, tx, isolation="READ COMMITTED")
+            if self.engine.dialect.name == "postgresql":
+                return transact(self.reads, on_postgres)  # autocommit: each statement its own transaction
+            return transact(self.engine, on_sqlite)
         except (_Repeat, rules.NotEnough):
             # A repeat may also meet "not enough" first (its own units are gone from the share).
             with self.reads.connect() as conn:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query, Request
 
-from hub.deps import HubDep, StoreCaller
+from hub.deps import HubDep, StoreCaller, Token, json_body, off_loop, parse_body
 from sync.models import PullResponse, PushBatch, PushResult, StoreOpening
 
 router = APIRouter(prefix="/stores", tags=["stores"])
@@ -16,11 +16,12 @@ REFUSALS = {401: {"description": "no or bad token"}, 403: {"description": "anoth
             413: {"description": "batch too large"}, 422: {"description": "malformed batch"}}
 
 
-@router.post("/{store_id}/ledger", response_model=PushResult, responses=REFUSALS)
-def push(store_id: str, batch: PushBatch, hub: HubDep, who: StoreCaller) -> PushResult:
-    if who.role != "store":
-        raise HTTPException(403, detail={"code": "forbidden", "message": "Only the store itself pushes its ledger."})
-    return hub.ingest(store_id, batch)
+@router.post("/{store_id}/ledger", response_model=PushResult, responses=REFUSALS, openapi_extra=json_body(PushBatch))
+async def push(store_id: str, request: Request, hub: HubDep, token: Token) -> PushResult:
+    """A batch of the store's ledger (a `PushBatch`). Only the store itself pushes its ledger;
+    its token is checked in the same transaction that applies the batch."""
+    batch = await parse_body(request, PushBatch)
+    return await off_loop(hub.ingest, store_id, batch, token=token)
 
 
 @router.get("/{store_id}/pull", response_model=PullResponse, responses=REFUSALS)

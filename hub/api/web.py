@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from hub.deps import HubDep, WebShop
+from hub.deps import HubDep, Token, WebShop, json_body, off_loop, parse_body
 
 router = APIRouter(prefix="/web", tags=["web shop"])
 
@@ -30,9 +30,13 @@ def availability(sku: str, hub: HubDep, who: WebShop) -> dict:
     return hub.availability(sku)
 
 
-@router.post("/reservations", status_code=201, responses=REFUSALS)
-def reserve(req: ReserveRequest, hub: HubDep, who: WebShop, idempotency_key: KEY) -> dict:
-    return hub.reserve(idempotency_key, req.sku, req.qty, location=req.location, ttl_s=req.ttl_s)
+@router.post("/reservations", status_code=201, responses=REFUSALS, openapi_extra=json_body(ReserveRequest))
+async def reserve(request: Request, hub: HubDep, token: Token, idempotency_key: KEY) -> dict:
+    """A cart hold (a `ReserveRequest`) against the hub share. The web shop's hot path: the
+    token is checked in the same statement that makes the promise."""
+    req = await parse_body(request, ReserveRequest)
+    return await off_loop(hub.reserve, idempotency_key, req.sku, req.qty, location=req.location, ttl_s=req.ttl_s,
+                          token=token)
 
 
 @router.post("/reservations/{reservation_id}/commit", responses=REFUSALS)
