@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -71,7 +72,7 @@ class BodyLimit:
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
     settings = settings or Settings()
-    hub = hub or Hub.open(settings.database_url)
+    hub = hub or Hub.open(settings.database_url, pool_size=settings.pool_size)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -79,10 +80,12 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         scheduler.add_job(hub.expire_due, IntervalTrigger(seconds=settings.expire_every_s, timezone="UTC"),
                           id="expire-reservations", max_instances=1, coalesce=True)
         scheduler.start()
+        app.state.db_threads = ThreadPoolExecutor(settings.pool_size, thread_name_prefix="hub-db")
         try:
             yield
         finally:
             scheduler.shutdown(wait=False)
+            app.state.db_threads.shutdown(wait=True)
 
     app = FastAPI(title="Backroom hub", version="1", lifespan=lifespan)
     app.state.hub = hub

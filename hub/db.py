@@ -201,7 +201,7 @@ def _m2_transfers(conn: Connection) -> None:
 MIGRATIONS: list[Callable[[Connection], None]] = [_m1, _m2_transfers]
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -226,7 +226,7 @@ def make_engine(url: str) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     # No pre-ping: it costs every checkout a round trip; a dropped connection fails one
     # transaction, which the client retries.
-    return create_engine(url, isolation_level="SERIALIZABLE", pool_size=10, max_overflow=20)
+    return create_engine(url, isolation_level="SERIALIZABLE", pool_size=pool_size, max_overflow=2 * pool_size)
 
 
 def migrate(engine: Engine, now: str) -> int:

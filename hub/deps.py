@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from hub import rules
 from hub.rules import Principal
@@ -85,6 +86,13 @@ async def parse_body(request: Request, model: type[M]) -> M:
                                       for e in err.errors(include_url=False)]) from None
 
 
-async def off_loop(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run blocking hub work in the threadpool, as FastAPI does for a plain `def` route."""
-    return await run_in_threadpool(fn, *args, **kwargs)
+async def off_loop(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run blocking hub work on the app's database threads, one per pooled connection.
+
+    FastAPI's own threadpool has 40 threads: more concurrent requests than the pool
+    has connections, so the pool would open (and then close) overflow connections
+    under load, and each PostgreSQL connection is a new server process. Here the
+    excess waits for a thread instead, as it would for a connection.
+    """
+    return await asyncio.get_running_loop().run_in_executor(request.app.state.db_threads,
+                                                            functools.partial(fn, *args, **kwargs))

@@ -126,8 +126,8 @@ class Hub:
         self.clock = clock
 
     @classmethod
-    def open(cls, url: str, clock: Any = utcnow) -> Hub:
-        engine = db.make_engine(url)
+    def open(cls, url: str, clock: Any = utcnow, pool_size: int = 10) -> Hub:
+        engine = db.make_engine(url, pool_size)
         db.migrate(engine, stamp(clock()))
         return cls(engine, clock)
 

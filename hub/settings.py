@@ -10,4 +10,5 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///hub.sqlite"
     max_body_bytes: int = 2_000_000  # a full 1,000-entry push is about 600 kB
+    pool_size: int = 10  # database connections per hub process, and threads that use them
     expire_every_s: float = 5.0  # how often cart holds past their time are returned

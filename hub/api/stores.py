@@ -21,7 +21,7 @@ async def push(store_id: str, request: Request, hub: HubDep, token: Token) -> Pu
     """A batch of the store's ledger (a `PushBatch`). Only the store itself pushes its ledger;
     its token is checked in the same transaction that applies the batch."""
     batch = await parse_body(request, PushBatch)
-    return await off_loop(hub.ingest, store_id, batch, token=token)
+    return await off_loop(request, hub.ingest, store_id, batch, token=token)
 
 
 @router.get("/{store_id}/pull", response_model=PullResponse, responses=REFUSALS)

@@ -35,7 +35,7 @@ async def reserve(request: Request, hub: HubDep, token: Token, idempotency_key: 
     """A cart hold (a `ReserveRequest`) against the hub share. The web shop's hot path: the
     token is checked in the same statement that makes the promise."""
     req = await parse_body(request, ReserveRequest)
-    return await off_loop(hub.reserve, idempotency_key, req.sku, req.qty, location=req.location, ttl_s=req.ttl_s,
+    return await off_loop(request, hub.reserve, idempotency_key, req.sku, req.qty, location=req.location, ttl_s=req.ttl_s,
                           token=token)
 
 
