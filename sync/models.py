@@ -72,11 +72,20 @@ class LedgerEntry(Wire):
 
 
 def _is_sorted(value: Any) -> bool:
+    # A plain loop, and scalars not recursed into: a node's detail is a flat dict of
+    # scalars, and the hub runs this for every entry it takes in.
     if isinstance(value, dict):
         keys = list(value)
-        return keys == sorted(keys) and all(_is_sorted(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_is_sorted(v) for v in value)
+        if keys != sorted(keys):
+            return False
+        values: Any = value.values()
+    elif isinstance(value, list):
+        values = value
+    else:
+        return True
+    for v in values:
+        if isinstance(v, (dict, list)) and not _is_sorted(v):
+            return False
     return True
 
 
