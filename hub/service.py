@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub import db, rules
-from hub.db import driver_sql
+from hub.db import RowWriter, driver_sql, one_of
 from hub.db import (
     changefeed, grants, idempotency, incidents, items, locations, opening_stock, positions, release_requests,
     reservations, store_entries, tokens, transact,
@@ -44,15 +44,15 @@ def hash_token(token: str) -> str:
 
 
 _POSITION_COLS = "location, sku, " + ", ".join(POSITION_FIGURES)
-_UPSERT_POSITION = (
-    f"INSERT INTO positions ({_POSITION_COLS}) VALUES ({', '.join('?' * (2 + len(POSITION_FIGURES)))}) "
-    "ON CONFLICT (location, sku) DO UPDATE SET " + ", ".join(f"{f} = excluded.{f}" for f in POSITION_FIGURES)
-)
-_INSERT_FEED = "INSERT INTO changefeed (location, sku, kind, on_hand, available, at) VALUES (?, ?, ?, ?, ?, ?)"
-_INSERT_ENTRY = (
-    "INSERT INTO store_entries (store_id, seq, hash, kind, sku, qty, on_hand_delta, quota_delta, held_delta, "
-    "over_quota, amount, at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+_WRITE_POSITIONS = RowWriter(
+    "positions", [("location", "varchar"), ("sku", "varchar"), *((f, "integer") for f in POSITION_FIGURES)],
+    "ON CONFLICT (location, sku) DO UPDATE SET " + ", ".join(f"{f} = excluded.{f}" for f in POSITION_FIGURES))
+_WRITE_FEED = RowWriter("changefeed", [("location", "varchar"), ("sku", "varchar"), ("kind", "varchar"),
+                                       ("on_hand", "integer"), ("available", "integer"), ("at", "varchar")])
+_WRITE_ENTRIES = RowWriter("store_entries", [
+    ("store_id", "varchar"), ("seq", "bigint"), ("hash", "varchar"), ("kind", "varchar"), ("sku", "varchar"),
+    ("qty", "integer"), ("on_hand_delta", "integer"), ("quota_delta", "integer"), ("held_delta", "integer"),
+    ("over_quota", "integer"), ("amount", "bigint"), ("at", "varchar"), ("body", "text")], unnest=False)
 
 
 _TOKEN = "SELECT role, store_id FROM tokens WHERE token_hash = ? AND revoked_at IS NULL"
@@ -129,11 +129,12 @@ class _OpenReservations:
     def _load(self) -> dict[str, list[Reservation]]:
         if self.by_sku is None:
             self.by_sku = {}
+            any_sku, skus = one_of(self.conn, list(self.skus))
             for r in driver_sql(
                     self.conn, "SELECT reservation_id, location, sku, qty, status, expires_at, at_risk "
-                    f"FROM reservations WHERE location = ? AND sku IN ({', '.join('?' * len(self.skus))}) "
+                    f"FROM reservations WHERE location = ? AND sku {any_sku} "
                     "AND status IN ('held', 'ordered', 'transfer') ORDER BY created_at DESC, reservation_id DESC",
-                    (self.store_id, *self.skus)):
+                    (self.store_id, *skus)):
                 self.by_sku.setdefault(r.sku, []).append(_reservation(r))
         return self.by_sku
 
@@ -196,14 +197,15 @@ class Hub:
 
     def _positions(self, conn: Connection, location: str, skus: Iterable[str]) -> dict[str, Position]:
         skus = list(set(skus))
-        marks = ", ".join("?" * len(skus))
+        any_sku, params = one_of(conn, skus)
         got = {r[1]: Position(*r) for r in driver_sql(
-            conn, f"SELECT {_POSITION_COLS} FROM positions WHERE location = ? AND sku IN ({marks})",
-            (location, *skus)).all()}
+            conn, f"SELECT {_POSITION_COLS} FROM positions WHERE location = ? AND sku {any_sku}",
+            (location, *params)).all()}
         missing = [s for s in skus if s not in got]
         if missing:
-            buffers = dict(driver_sql(conn, f"SELECT sku, safety_buffer FROM items WHERE sku IN "
-                                            f"({', '.join('?' * len(missing))})", tuple(missing)).all())
+            any_sku, params = one_of(conn, missing)
+            buffers = dict(driver_sql(conn, f"SELECT sku, safety_buffer FROM items WHERE sku {any_sku}",
+                                      params).all())
             for sku in missing:
                 if sku not in buffers:
                     raise rules.Unknown(f"SKU {sku} is not in the chain's catalog.")
@@ -213,16 +215,14 @@ class Hub:
     def _save(self, conn: Connection, before: dict[str, tuple[int, int]], changed: Iterable[Position], now: str) -> None:
         """Write positions back, with a changefeed row for each whose picture changed."""
         changed = list(changed)
-        if changed:
-            driver_sql(conn, _UPSERT_POSITION, [p.row() for p in changed])
+        _WRITE_POSITIONS.write(conn, [p.row() for p in changed])
         feed = []
         for p in changed:
             old = before.get(p.sku)
             row = _feed_row(p.location, p.sku, old, p.on_hand, p.promisable, now)
             if row:
                 feed.append(row)
-        if feed:
-            driver_sql(conn, _INSERT_FEED, feed)
+        _WRITE_FEED.write(conn, feed)
 
     @staticmethod
     def _snapshot(ps: dict[str, Position]) -> dict[str, tuple[int, int]]:
@@ -354,8 +354,12 @@ class Hub:
                 raise rules.Unknown(f"There is no store {store_id}.")
             next_seq = loc[0]
             low = [s for s, _ in hashes if s < next_seq]
-            held = dict(driver_sql(conn, "SELECT seq, hash FROM store_entries WHERE store_id = ? AND seq IN "
-                                         f"({', '.join('?' * len(low))})", (store_id, *low)).all()) if low else {}
+            if low:
+                any_seq, params = one_of(conn, low)
+                held = dict(driver_sql(conn, f"SELECT seq, hash FROM store_entries WHERE store_id = ? AND seq {any_seq}",
+                                       (store_id, *params)).all())
+            else:
+                held = {}
             plan = rules.plan_batch(hashes, next_seq, held)
             driver_sql(conn, "UPDATE locations SET next_seq = ?, last_seen = ? WHERE id = ?",
                        (plan.next_seq, now, store_id))
@@ -385,7 +389,7 @@ class Hub:
                     sent.append((e.ref, store_id, str(e.detail["to"]), e.sku, e.qty, "in_transit", e.at))
                 elif e.kind == "transfer_in" and e.ref:
                     arrived.append((e.ref,))
-            driver_sql(conn, _INSERT_ENTRY, [
+            _WRITE_ENTRIES.write(conn, [
                 (store_id, e.seq, h, e.kind, e.sku, e.qty, e.on_hand_delta, e.quota_delta, e.held_delta,
                  e.over_quota, e.amount, e.at, body)
                 for e, (body, h) in ((batch.entries[i], canon[i]) for i in plan.new)])
@@ -562,7 +566,7 @@ class Hub:
             on_hand, share, buffer = got
             row = _feed_row(where, sku, (on_hand, max(0, share + qty - buffer)), on_hand, max(0, share - buffer), at)
             if row:
-                driver_sql(conn, _INSERT_FEED, [row])
+                _WRITE_FEED.write(conn, [row])
             return answer(where, exp)
 
         try:
