@@ -218,8 +218,12 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         @event.listens_for(engine, "begin")
         def _begin(conn):  # type: ignore[no-untyped-def]
             # Autocommit connections (Hub.reads) run single statements: no lock to take.
-            if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Read-only work (Hub.consistent_reads) takes a snapshot; writes take the write lock up
+            # front, so two writers never both read and then fail to upgrade.
+            options = conn.get_execution_options()
+            if options.get("isolation_level") == "AUTOCOMMIT":
+                return
+            conn.exec_driver_sql("BEGIN" if options.get("read_only") else "BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):

@@ -158,6 +158,10 @@ class Hub:
         self.engine = engine
         # Single statements need no transaction around them: one round trip instead of three.
         self.reads = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Several statements that must agree (a pull, an ops view) but write nothing: on
+        # SQLite a plain BEGIN, a snapshot that does not take the write lock, so pushes and
+        # reservations go on meanwhile (db.make_engine's `begin` hook reads this option).
+        self.consistent_reads = engine.execution_options(read_only=True)
         self.clock = clock
 
     @classmethod
@@ -322,7 +326,7 @@ class Hub:
     # -- stores: opening, push, pull ----------------------------------------
 
     def opening(self, store_id: str) -> wire.StoreOpening:
-        with self.engine.connect() as conn:
+        with self.consistent_reads.connect() as conn:
             loc = self._location(conn, store_id, "store")
             catalog = [wire.CatalogItem(**{k: v for k, v in r._mapping.items() if k != "feed_id"})
                        for r in conn.execute(select(items).order_by(items.c.sku))]
@@ -425,7 +429,7 @@ class Hub:
         transact(self.engine, tx)
 
     def pull(self, store_id: str, cursor: int = 0, limit: int = 2000) -> wire.PullResponse:
-        with self.engine.connect() as conn:
+        with self.consistent_reads.connect() as conn:
             self._location(conn, store_id, "store")
             gs = [wire.Grant(grant_id=r.grant_id, grant_no=r.grant_no, sku=r.sku, qty=r.qty) for r in conn.execute(
                 select(grants).where(grants.c.store_id == store_id, grants.c.status == "in_flight")
@@ -492,7 +496,7 @@ class Hub:
     # -- web shop -------------------------------------------------------------
 
     def availability(self, sku: str) -> dict:
-        with self.engine.connect() as conn:
+        with self.consistent_reads.connect() as conn:
             rows = conn.execute(select(positions).where(positions.c.sku == sku)).all()
             if not rows and conn.execute(select(items.c.sku).where(items.c.sku == sku)).scalar() is None:
                 raise rules.Unknown(f"SKU {sku} is not in the chain's catalog.")
@@ -631,7 +635,7 @@ class Hub:
     def expire_due(self) -> int:
         """Return the units of every cart hold past its time. The scheduler calls this."""
         now = stamp(self.clock())
-        with self.engine.connect() as conn:
+        with self.consistent_reads.connect() as conn:
             due = list(conn.scalars(select(reservations.c.reservation_id).where(
                 reservations.c.status == "held", reservations.c.expires_at <= now).limit(500)))
         n = 0
@@ -646,7 +650,7 @@ class Hub:
     # -- ops views --------------------------------------------------------------
 
     def stock(self, sku: str) -> dict:
-        with self.engine.connect() as conn:
+        with self.consistent_reads.connect() as conn:
             rows = [_position(r) for r in conn.execute(
                 select(positions).where(positions.c.sku == sku).order_by(positions.c.location))]
             if not rows and conn.execute(select(items.c.sku).where(items.c.sku == sku)).scalar() is None:
@@ -658,7 +662,7 @@ class Hub:
 
     def sync_state(self) -> list[dict]:
         now = self.clock()
-        with self.engine.connect() as conn:
+        with self.consistent_reads.connect() as conn:
             open_inc = dict(conn.execute(select(incidents.c.store_id, func.count()).where(
                 incidents.c.cleared_at.is_(None)).group_by(incidents.c.store_id)).all())
             in_flight = dict(conn.execute(select(grants.c.store_id, func.count()).where(
@@ -672,7 +676,7 @@ class Hub:
         return out
 
     def at_risk(self) -> list[dict]:
-        with self.engine.connect() as conn:
+        with self.consistent_reads.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(select(reservations).where(
                 reservations.c.at_risk.is_(True), reservations.c.status.in_(("held", "ordered"))))]
 
@@ -680,7 +684,7 @@ class Hub:
         q = select(incidents).order_by(incidents.c.id)
         if not include_cleared:
             q = q.where(incidents.c.cleared_at.is_(None))
-        with self.engine.connect() as conn:
+        with self.consistent_reads.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def clear_incident(self, incident_id: int) -> dict:
@@ -698,13 +702,13 @@ class Hub:
         return transact(self.engine, tx)
 
     def feed(self, after: int = 0, limit: int = 500) -> dict:
-        with self.engine.connect() as conn:
+        with self.consistent_reads.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(
                 select(changefeed).where(changefeed.c.id > after).order_by(changefeed.c.id).limit(min(limit, 5000)))]
         return {"events": rows, "cursor": rows[-1]["id"] if rows else after}
 
     def store_ledger(self, store_id: str, after: int = 0, limit: int = 1000) -> list[dict]:
-        with self.engine.connect() as conn:
+        with self.consistent_reads.connect() as conn:
             return [json.loads(b) for b in conn.scalars(select(store_entries.c.body).where(
                 store_entries.c.store_id == store_id, store_entries.c.seq > after)
                 .order_by(store_entries.c.seq).limit(limit))]

@@ -9,6 +9,7 @@ client. After every test, every position satisfies the position equation.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -159,6 +160,20 @@ class TestHubContract:
         assert [e["seq"] for e in hub.store_ledger("S001")] == [1, 2]
         assert hub.store_ledger("S001")[0] == es[0].model_dump(mode="json")
         assert next(s for s in hub.sync_state() if s["store_id"] == "S001")["last_seq"] == 2
+
+    def test_a_push_does_not_wait_for_a_pull_in_progress(self, hub: Hub, stores: Stores) -> None:
+        # A pull (or an ops view) reads several tables in one transaction; on SQLite that
+        # must be a snapshot, not the write lock, or every push waits for every pull.
+        es = stores.entries("S001")
+        done = threading.Event()
+        with hub.consistent_reads.connect() as reading:
+            reading.exec_driver_sql("SELECT count(*) FROM positions").all()
+            pusher = threading.Thread(target=lambda: (hub.ingest("S001", batch("S001", es)), done.set()))
+            pusher.start()
+            assert done.wait(10), "the push waited for a read-only transaction to end"
+            assert reading.exec_driver_sql("SELECT count(*) FROM store_entries").scalar() == 0  # its snapshot
+        pusher.join()
+        assert [e["seq"] for e in hub.store_ledger("S001")] == [e.seq for e in es]
 
     def test_same_batch_twice_changes_nothing(self, hub: Hub, stores: Stores) -> None:
         stores.sell("S001", A.sku, 2)
