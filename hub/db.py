@@ -201,6 +201,14 @@ def _m2_transfers(conn: Connection) -> None:
 MIGRATIONS: list[Callable[[Connection], None]] = [_m1, _m2_transfers]
 
 
+BUSY_TIMEOUT_MS = 30_000  # how long a SQLite write waits for another writer before giving up
+
+
+class WouldWait(Exception):
+    """A `no_wait` transaction could not start without waiting for another writer (SQLite's
+    write lock) or would have been retried: run it again where waiting blocks no one."""
+
+
 def make_engine(url: str, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -212,7 +220,7 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -223,7 +231,18 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
             options = conn.get_execution_options()
             if options.get("isolation_level") == "AUTOCOMMIT":
                 return
-            conn.exec_driver_sql("BEGIN" if options.get("read_only") else "BEGIN IMMEDIATE")
+            if options.get("read_only"):
+                conn.exec_driver_sql("BEGIN")
+            elif options.get("no_wait"):
+                # Take the write lock now or not at all (see WouldWait); once held, nothing in
+                # a WAL transaction waits on another connection.
+                conn.exec_driver_sql("PRAGMA busy_timeout=0")
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                finally:
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):
@@ -264,8 +283,13 @@ def is_retryable(err: DBAPIError) -> bool:
 
 
 def transact(engine: Engine, fn: Callable[[Connection], T], *, attempts: int = 12) -> T:
-    """Run `fn` in one transaction; run it again whole on a serialization failure."""
+    """Run `fn` in one transaction; run it again whole on a serialization failure.
+
+    On an engine with the `no_wait` execution option nothing waits: where it would
+    wait for the lock or sleep before a retry, it raises WouldWait instead.
+    """
     delay = 0.002
+    no_wait = engine.get_execution_options().get("no_wait", False)
     for attempt in range(attempts):
         try:
             with engine.begin() as conn:
@@ -273,6 +297,8 @@ def transact(engine: Engine, fn: Callable[[Connection], T], *, attempts: int = 1
         except DBAPIError as err:
             if not is_retryable(err):
                 raise
+            if no_wait:
+                raise WouldWait() from err
             if attempt == attempts - 1:
                 raise Busy("The hub is too busy to finish this now; try again in a moment.") from err
             time.sleep(delay * (0.5 + random.random()))

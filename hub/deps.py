@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from hub import rules
+from hub.db import WouldWait
 from hub.rules import Principal
 from hub.service import Hub
 
@@ -84,6 +85,22 @@ async def parse_body(request: Request, model: type[M]) -> M:
     except ValidationError as err:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])}
                                       for e in err.errors(include_url=False)]) from None
+
+
+async def write(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a hot-path write (`Hub.ingest`, `Hub.reserve`) where it costs least.
+
+    On SQLite in place, if the write lock is free (`no_wait`): one writer runs at a
+    time anyway, and the two hand-offs to a thread and back cost a 100-entry push about
+    a tenth of its time. If another writer holds the lock, on a database thread, which
+    waits for it without holding up the event loop. On PostgreSQL always on a thread.
+    """
+    if request.app.state.hub.writes_inline:
+        try:
+            return fn(*args, no_wait=True, **kwargs)
+        except WouldWait:
+            pass
+    return await off_loop(request, fn, *args, **kwargs)
 
 
 async def off_loop(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -162,6 +162,12 @@ class Hub:
         # SQLite a plain BEGIN, a snapshot that does not take the write lock, so pushes and
         # reservations go on meanwhile (db.make_engine's `begin` hook reads this option).
         self.consistent_reads = engine.execution_options(read_only=True)
+        # SQLite runs one writer at a time, so a write gains nothing from a thread of its own
+        # and pays two hand-offs between threads; the HTTP edge runs the hot writes (push,
+        # reserve) in place with `no_wait=True` and hands them to a thread only if another
+        # writer holds the lock (db.WouldWait).
+        self.writes_inline = engine.dialect.name == "sqlite"
+        self._no_wait = engine.execution_options(no_wait=True)
         self.clock = clock
 
     @classmethod
@@ -340,10 +346,13 @@ class Hub:
         return wire.StoreOpening(store_id=store_id, name=loc.name, policy=loc.policy, catalog=catalog,
                                  locations=locs, stock=stock, ledger=ledger)
 
-    def ingest(self, store_id: str, batch: wire.PushBatch, *, token: str | None = None) -> wire.PushResult:
+    def ingest(self, store_id: str, batch: wire.PushBatch, *, token: str | None = None,
+               no_wait: bool = False) -> wire.PushResult:
         """Apply a store's batch in one transaction: idempotent, gapless, never refused for business reasons.
 
-        `token`, when given, must be that store's own."""
+        `token`, when given, must be that store's own. With `no_wait`, raises db.WouldWait
+        (having written nothing) instead of waiting for another writer."""
+        engine = self._no_wait if no_wait else self.engine
         canon = [_canonical(e) for e in batch.entries]
         hashes = [(e.seq, h) for e, (_, h) in zip(batch.entries, canon, strict=True)]
 
@@ -416,17 +425,17 @@ class Hub:
             return wire.PushResult(accepted=len(new), duplicates=plan.duplicates, next_seq=plan.next_seq)
 
         try:
-            return transact(self.engine, tx)
+            return transact(engine, tx)
         except rules.Divergence as d:
-            self._record_divergence(store_id, d)
+            self._record_divergence(store_id, d, engine)
             raise
 
-    def _record_divergence(self, store_id: str, d: rules.Divergence) -> None:
+    def _record_divergence(self, store_id: str, d: rules.Divergence, engine: Engine) -> None:
         def tx(conn: Connection) -> None:
             conn.execute(insert(incidents).values(store_id=store_id, kind="divergence", seq=d.extra.get("seq"),
                                                   message=d.message, at=stamp(self.clock())))
             conn.execute(update(locations).where(locations.c.id == store_id).values(blocked=True))
-        transact(self.engine, tx)
+        transact(engine, tx)
 
     def pull(self, store_id: str, cursor: int = 0, limit: int = 2000) -> wire.PullResponse:
         with self.consistent_reads.connect() as conn:
@@ -504,7 +513,7 @@ class Hub:
         return {"sku": sku, "total": sum(per.values()), "locations": per}
 
     def reserve(self, key: str, sku: str, qty: int, *, location: str | None = None, ttl_s: int = 900,
-                token: str | None = None) -> dict:
+                token: str | None = None, no_wait: bool = False) -> dict:
         """A web cart hold against the hub share, released by itself after `ttl_s`.
 
         This is the web shop's hot path. The promise is one guarded UPDATE
@@ -576,7 +585,7 @@ class Hub:
         try:
             if self.engine.dialect.name == "postgresql":
                 return transact(self.reads, on_postgres)  # autocommit: each statement its own transaction
-            return transact(self.engine, on_sqlite)
+            return transact(self._no_wait if no_wait else self.engine, on_sqlite)
         except (_Repeat, rules.NotEnough):
             # A repeat may also meet "not enough" first (its own units are gone from the share).
             with self.reads.connect() as conn:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -380,4 +382,38 @@ def test_divergence_over_http_is_shown_to_ops_and_cleared(env: Env, tmp_path: Pa
     for i in incs:
         env.ops("POST", f"/ops/incidents/{i['id']}/clear")
     assert not next(s for s in env.ops("GET", "/ops/stores") if s["store_id"] == "S001")["blocked"]
+    node.close()
+
+
+# -- SQLite: another writer ----------------------------------------------------------------
+
+
+def test_a_push_waits_for_another_writer_off_the_event_loop(env: Env) -> None:
+    # On SQLite the hub runs a push in place when the write lock is free. When another
+    # writer holds it (an ops command, a second hub process), the push must wait for it on
+    # a database thread: it succeeds once the lock is free, and the hub answers meanwhile.
+    node = env.node("S002", "locked")
+    node.sell("while-locked", [SaleLine(A.sku, 1, 500)])
+    other = sqlite3.connect(env.db.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    pushed: list[int] = []
+
+    def push() -> None:
+        with HubClient(env.url, env.tokens["S002"], timeout=30) as client:
+            pushed.append(runner.push(node, client))
+
+    pusher = threading.Thread(target=push)
+    try:
+        pusher.start()
+        time.sleep(0.5)
+        assert pusher.is_alive(), "the push did not wait for the writer holding the lock"
+        with env.http("ops") as c:
+            assert c.get("/health", timeout=2).status_code == 200
+            assert c.get("/ops/stores", timeout=2).status_code == 200  # reads go on meanwhile
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    pusher.join(30)
+    assert pushed and pushed[0] >= 1
+    assert env.ledger("S002")[-1]["op_id"] == node.ledger(after=node.last_seq() - 1)[0]["op_id"]
     node.close()

@@ -9,6 +9,7 @@ client. After every test, every position satisfies the position equation.
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from hub import rules
+from hub.db import WouldWait
 from hub.service import Hub
 from node import runner
 from node.rules import SaleLine
@@ -440,3 +442,26 @@ class TestHubContract:
         assert pos(hub, "S002", A.sku)["on_hand"] == before + 2
         assert stores.node("S002").lookup(A.sku)["incoming"] == []
         assert hub.pull("S002", 0).transfers == []  # the hub closed it when the receipt arrived
+
+
+# -- SQLite's one writer ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend_url", ["sqlite"], indirect=True)
+def test_a_write_that_must_not_wait_says_so_and_writes_nothing(hub: Hub, stores: Stores, backend_url: str) -> None:
+    # The HTTP edge runs pushes and reservations in place on SQLite only if nothing waits.
+    stores.sell("S001", A.sku, 1)
+    es = stores.entries("S001")
+    other = sqlite3.connect(backend_url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        with pytest.raises(WouldWait):
+            hub.ingest("S001", batch("S001", es), no_wait=True)
+        with pytest.raises(WouldWait):
+            hub.reserve("k-1", C.sku, 1, location="W01", no_wait=True)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert hub.store_ledger("S001") == [] and pos(hub, "W01", C.sku)["reserved"] == 0
+    assert hub.ingest("S001", batch("S001", es), no_wait=True).accepted == len(es)  # the lock is free now
+    assert hub.reserve("k-1", C.sku, 1, location="W01", no_wait=True)["status"] == "held"

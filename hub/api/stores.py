@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from hub.deps import HubDep, StoreCaller, Token, json_body, off_loop, parse_body
+from hub.deps import HubDep, StoreCaller, Token, json_body, parse_body, write
 from sync.models import PullResponse, PushBatch, PushResult, StoreOpening
 
 router = APIRouter(prefix="/stores", tags=["stores"])
@@ -21,7 +21,7 @@ async def push(store_id: str, request: Request, hub: HubDep, token: Token) -> Pu
     """A batch of the store's ledger (a `PushBatch`). Only the store itself pushes its ledger;
     its token is checked in the same transaction that applies the batch."""
     batch = await parse_body(request, PushBatch)
-    return await off_loop(request, hub.ingest, store_id, batch, token=token)
+    return await write(request, hub.ingest, store_id, batch, token=token)
 
 
 @router.get("/{store_id}/pull", response_model=PullResponse, responses=REFUSALS)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from hub.deps import HubDep, Token, WebShop, json_body, off_loop, parse_body
+from hub.deps import HubDep, Token, WebShop, json_body, parse_body, write
 
 router = APIRouter(prefix="/web", tags=["web shop"])
 
@@ -35,8 +35,8 @@ async def reserve(request: Request, hub: HubDep, token: Token, idempotency_key: 
     """A cart hold (a `ReserveRequest`) against the hub share. The web shop's hot path: the
     token is checked in the same statement that makes the promise."""
     req = await parse_body(request, ReserveRequest)
-    return await off_loop(request, hub.reserve, idempotency_key, req.sku, req.qty, location=req.location, ttl_s=req.ttl_s,
-                          token=token)
+    return await write(request, hub.reserve, idempotency_key, req.sku, req.qty, location=req.location,
+                       ttl_s=req.ttl_s, token=token)
 
 
 @router.post("/reservations/{reservation_id}/commit", responses=REFUSALS)
