@@ -92,8 +92,9 @@ async def write(request: Request, fn: Callable[..., T], *args: Any, **kwargs: An
 
     On SQLite in place, if the write lock is free (`no_wait`): one writer runs at a
     time anyway, and the two hand-offs to a thread and back cost a 100-entry push about
-    a tenth of its time. If another writer holds the lock, on a database thread, which
-    waits for it without holding up the event loop. On PostgreSQL always on a thread.
+    8% of its time (A/B of 900 pushes). If another writer holds the lock, on a database
+    thread, which waits for it without holding up the event loop. On PostgreSQL always
+    on a thread.
     """
     if request.app.state.hub.writes_inline:
         try:

@@ -118,8 +118,8 @@ def _reservation(row: Any) -> Reservation:
 class _OpenReservations:
     """The open reservations at a store for a batch's SKUs, newest first, read on first use.
 
-    Only an entry that takes more than the hub's share (rare) looks at them, and the
-    query with one bound parameter per SKU costs a 100-entry push about a tenth of its time.
+    Only an entry that takes more than the hub's share (rare) looks at them; most pushes
+    need not run the query at all.
     """
 
     def __init__(self, conn: Connection, store_id: str, skus: set[str]) -> None:
