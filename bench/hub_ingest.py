@@ -624,11 +624,14 @@ def main(argv: list[str] | None = None) -> int:
             with httpx.Client(base_url=hub_sq.url, timeout=60) as c_sq, \
                     httpx.Client(base_url=hub_pg.url, timeout=60) as c_pg, \
                     httpx.Client(base_url=floor.url, timeout=60) as c_fl:
+                def bare_http(lo: int, hi: int) -> tuple[list[int], int]:
+                    return post_batches(c_fl, path, "x", bodies[lo:hi], hub=False)
+
                 runners = {
                     "hub_sqlite": lambda lo, hi: post_batches(c_sq, path, tok_sq["S001"], bodies[lo:hi], hub=True),
                     "hub_pg": lambda lo, hi: post_batches(c_pg, path, tok_pg["S001"], bodies[lo:hi], hub=True),
-                    "bare_http": lambda lo, hi: post_batches(c_fl, path, "x", bodies[lo:hi], hub=False),
-                    "bare_http_pg": lambda lo, hi: post_batches(c_fl, path, "x", bodies[lo:hi], hub=False),
+                    "bare_http": bare_http,
+                    "bare_http_pg": bare_http,  # the same floor, measured again in the PostgreSQL block
                     "raw_sqlite": lambda lo, hi: raw_sqlite_batches(raw_sq, rows[lo:hi]),
                     "raw_pg": lambda lo, hi: raw_pg_batches(raw_pg, rows[lo:hi]),
                 }
