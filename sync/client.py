@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from sync.models import PullResponse, PushBatch, PushResult, Refusal, StoreOpening
+from sync.models import LedgerTail, PullResponse, PushBatch, PushResult, Refusal, StoreOpening
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -86,6 +86,10 @@ class HubClient:
 
     def opening(self, store_id: str) -> StoreOpening:
         return self._call("GET", f"/stores/{store_id}/opening", StoreOpening)
+
+    def ledger_tail(self, store_id: str, after: int) -> LedgerTail:
+        """The hub's copy of this store's entries after `after` (a restored node recovers them)."""
+        return self._call("GET", f"/stores/{store_id}/ledger", LedgerTail, params={"after": after})
 
 
 def _refusal(r: httpx.Response) -> Refusal:

@@ -174,6 +174,9 @@ class ChainStock(Wire):
 class PullResponse(Wire):
     version: Literal[1] = WIRE_VERSION
     cursor: Count  # give it back next time to get only what is new
+    # The store's sequence the hub expects next: a node whose own ledger ends before
+    # `next_seq - 1` was restored from an old copy and must recover the tail first.
+    next_seq: Annotated[StrictInt, Field(ge=1)] | None = None
     grants: list[Grant] = []
     release_requests: list[ReleaseRequest] = []
     transfers: list[TransferOrder] = []
@@ -181,6 +184,14 @@ class PullResponse(Wire):
     locations: list[LocationInfo] = []
     chain_stock: list[ChainStock] = []
     more: bool = False  # there is more to pull right away
+
+
+class LedgerTail(Wire):
+    """The hub's copy of a store's own ledger after a sequence: how a restored node gets back what it lost."""
+
+    entries: list[LedgerEntry]
+    next_seq: Annotated[StrictInt, Field(ge=1)]  # the sequence the hub expects next
+    more: bool = False
 
 
 class StoreOpening(Wire):
