@@ -437,9 +437,20 @@ class Hub:
             conn.execute(update(locations).where(locations.c.id == store_id).values(blocked=True))
         transact(engine, tx)
 
+    def ledger_tail(self, store_id: str, after: int = 0, limit: int = 500) -> wire.LedgerTail:
+        """The hub's copy of a store's entries after `after`: a node restored from an old copy
+        recovers the entries it lost before it writes new ones under their sequences."""
+        with self.consistent_reads.connect() as conn:
+            loc = self._location(conn, store_id, "store")
+            bodies = list(conn.scalars(select(store_entries.c.body).where(
+                store_entries.c.store_id == store_id, store_entries.c.seq > after)
+                .order_by(store_entries.c.seq).limit(limit + 1)))
+        return wire.LedgerTail(entries=[wire.LedgerEntry.model_validate_json(b) for b in bodies[:limit]],
+                               next_seq=loc.next_seq, more=len(bodies) > limit)
+
     def pull(self, store_id: str, cursor: int = 0, limit: int = 2000) -> wire.PullResponse:
         with self.consistent_reads.connect() as conn:
-            self._location(conn, store_id, "store")
+            loc = self._location(conn, store_id, "store")
             gs = [wire.Grant(grant_id=r.grant_id, grant_no=r.grant_no, sku=r.sku, qty=r.qty) for r in conn.execute(
                 select(grants).where(grants.c.store_id == store_id, grants.c.status == "in_flight")
                 .order_by(grants.c.grant_no))]
@@ -466,7 +477,7 @@ class Hub:
                        for r in conn.execute(select(items).where(items.c.sku.in_(catalog_skus)))] if catalog_skus else []
             locs = [wire.LocationInfo(id=r.id, name=r.name, kind=r.kind)
                     for r in conn.execute(select(locations))] if cursor == 0 else []
-        return wire.PullResponse(cursor=new_cursor, grants=gs, release_requests=rs, transfers=incoming, catalog=catalog,
+        return wire.PullResponse(cursor=new_cursor, next_seq=loc.next_seq, grants=gs, release_requests=rs, transfers=incoming, catalog=catalog,
                                  locations=locs, chain_stock=chain, more=more)
 
     # -- ops: quota moves -----------------------------------------------------

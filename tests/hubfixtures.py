@@ -15,7 +15,7 @@ Import what you need (fixtures included) into a test module:
   given line by line, so tests can reason about exact figures.
 - ``LocalClient``: a ``HubClient`` look-alike that calls a ``Hub`` in process
   (refusals come back as ``sync.client.Refused``), so ``node.runner``'s push,
-  pull and ``initialise_from_hub`` run against a hub without HTTP.
+  pull, ledger tail and ``initialise_from_hub`` run against a hub without HTTP.
 """
 
 from __future__ import annotations
@@ -238,7 +238,7 @@ def tiny_chain(items: Sequence[Item], stock: Sequence[tuple[str, str, str, int]]
 
 
 class LocalClient:
-    """What node.runner needs of a HubClient (opening, push, pull), calling `hub` directly."""
+    """What node.runner needs of a HubClient (opening, push, pull, ledger_tail), calling `hub` directly."""
 
     def __init__(self, hub: object, store_id: str) -> None:
         self.hub = hub
@@ -263,6 +263,9 @@ class LocalClient:
 
     def pull(self, store_id: str, cursor: int):  # type: ignore[no-untyped-def]
         return self._call(self.hub.pull, store_id, cursor)  # type: ignore[attr-defined]
+
+    def ledger_tail(self, store_id: str, after: int):  # type: ignore[no-untyped-def]
+        return self._call(self.hub.ledger_tail, store_id, after)  # type: ignore[attr-defined]
 
     def close(self) -> None:
         pass

@@ -417,3 +417,18 @@ def test_a_push_waits_for_another_writer_off_the_event_loop(env: Env) -> None:
     assert pushed and pushed[0] >= 1
     assert env.ledger("S002")[-1]["op_id"] == node.ledger(after=node.last_seq() - 1)[0]["op_id"]
     node.close()
+
+
+def test_a_store_reads_back_its_own_ledger_tail_and_the_pull_says_next_seq(env: Env) -> None:
+    with HubClient(env.url, env.tokens["S003"]) as client:
+        before = client.pull("S003", 0).next_seq
+        tail = client.ledger_tail("S003", 0)
+        assert tail.next_seq == before and [e.seq for e in tail.entries] == list(range(1, before))
+        with pytest.raises(Refused) as r:
+            client.ledger_tail("S001", 0)  # another store's ledger
+        assert r.value.status == 403
+    with env.http("ops") as c:
+        assert c.get("/stores/S003/ledger", params={"after": 0, "limit": 1}).json()["next_seq"] == before
+        assert c.get("/stores/S003/ledger", params={"limit": 1001}).status_code == 422
+    with env.http("web") as c:
+        assert c.get("/stores/S003/ledger").status_code == 403

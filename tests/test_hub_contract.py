@@ -23,7 +23,7 @@ from hub.service import Hub
 from node import runner
 from node.rules import SaleLine
 from node.service import Node
-from sync.models import LedgerEntry, PushBatch
+from sync.models import LedgerEntry, LedgerTail, PushBatch
 from tests.hubfixtures import (  # noqa: F401 - pg_server is a fixture
     LocalClient, drop_pg_database, fresh_pg_database, pg_server, tiny_chain, tiny_item,
 )
@@ -428,6 +428,22 @@ class TestHubContract:
         assert int(nxt["receipt"].rsplit("-", 1)[1]) == int(sale["receipt"].rsplit("-", 1)[1]) + 1
         assert runner.push(fresh, LocalClient(hub, "S001")) == 1
         assert hub.incidents() == []
+
+    def test_ledger_tail_and_pull_say_what_the_hub_holds_of_a_store(self, hub: Hub, stores: Stores) -> None:
+        assert hub.pull("S001").next_seq == 1
+        assert hub.ledger_tail("S001", 0) == LedgerTail(entries=[], next_seq=1, more=False)
+        stores.sell("S001", A.sku, 1)
+        stores.sell("S001", A.sku, 1)
+        stores.push("S001")
+        es = stores.entries("S001")  # 2 opening + 2 sales
+        assert hub.pull("S001", 0).next_seq == 5
+        tail = hub.ledger_tail("S001", 1, limit=2)
+        assert (tail.entries, tail.next_seq, tail.more) == (es[1:3], 5, True)
+        tail = hub.ledger_tail("S001", 3, limit=2)
+        assert (tail.entries, tail.more) == (es[3:], False)
+        assert hub.ledger_tail("S001", 4).entries == [] and hub.ledger_tail("S002", 0).next_seq == 1
+        with pytest.raises(rules.Unknown):
+            hub.ledger_tail("W01", 0)
 
     def test_a_transfer_between_stores_shows_as_incoming_until_received(self, hub: Hub, stores: Stores) -> None:
         stores.node("S001").transfer_out("t-out", A.sku, 2, to_location="S002", transfer_id="TR-1", bin_="floor")

@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from hub.deps import HubDep, StoreCaller, Token, json_body, parse_body, write
-from sync.models import PullResponse, PushBatch, PushResult, StoreOpening
+from sync.models import LedgerTail, PullResponse, PushBatch, PushResult, StoreOpening
 
 router = APIRouter(prefix="/stores", tags=["stores"])
+
+MAX_INT = 2**63 - 1  # the database's BIGINT: a larger number is refused, not overflowed
 
 REFUSALS = {401: {"description": "no or bad token"}, 403: {"description": "another store's data"},
             404: {"description": "unknown store"}, 409: {"description": "gap or divergence"},
@@ -22,6 +24,13 @@ async def push(store_id: str, request: Request, hub: HubDep, token: Token) -> Pu
     its token is checked in the same transaction that applies the batch."""
     batch = await parse_body(request, PushBatch)
     return await write(request, hub.ingest, store_id, batch, token=token)
+
+
+@router.get("/{store_id}/ledger", response_model=LedgerTail, responses=REFUSALS)
+def ledger_tail(store_id: str, hub: HubDep, who: StoreCaller, after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
+                limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> LedgerTail:
+    """The hub's copy of the store's own entries after `after`, for a node restored from an old copy."""
+    return hub.ledger_tail(store_id, after, limit)
 
 
 @router.get("/{store_id}/pull", response_model=PullResponse, responses=REFUSALS)
