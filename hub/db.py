@@ -275,7 +275,18 @@ T = TypeVar("T")
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
 
 
-def is_retryable(err: DBAPIError) -> bool:
+class InjectedSerializationFailure(Exception):
+    """A fault hook's stand-in for SQLSTATE 40001: the transaction is rolled back and run again."""
+
+
+class AmbiguousCommit(Exception):
+    """Raised after the transaction committed: the caller sees an error although the work is done,
+    as when a connection drops between COMMIT and its answer. Never retried by `transact`."""
+
+
+def is_retryable(err: BaseException) -> bool:
+    if isinstance(err, InjectedSerializationFailure):
+        return True
     orig = getattr(err, "orig", None)
     if getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
         return True
@@ -287,14 +298,31 @@ def transact(engine: Engine, fn: Callable[[Connection], T], *, attempts: int = 1
 
     On an engine with the `no_wait` execution option nothing waits: where it would
     wait for the lock or sleep before a retry, it raises WouldWait instead.
+
+    Fault injection (the simulation's): an engine with the `faults` execution option
+    (`engine.execution_options(faults=f)`, inherited by every engine derived from it)
+    calls `f.before_commit(conn)` after `fn` and before COMMIT, and `f.after_commit()`
+    once COMMIT returned. `before_commit` may raise InjectedSerializationFailure: the
+    transaction rolls back and runs again whole, as on 40001. `after_commit` may raise
+    AmbiguousCommit: the work is committed and the error reaches the caller unretried.
+    On an autocommit engine each statement commits as it runs, so there is nothing to
+    roll back after `fn`: `before_commit` is called before `fn` instead. Without the
+    option the cost is one dictionary look-up.
     """
     delay = 0.002
-    no_wait = engine.get_execution_options().get("no_wait", False)
+    options = engine.get_execution_options()
+    no_wait = options.get("no_wait", False)
+    faults = options.get("faults")
+    autocommit = options.get("isolation_level") == "AUTOCOMMIT"
     for attempt in range(attempts):
         try:
             with engine.begin() as conn:
-                return fn(conn)
-        except DBAPIError as err:
+                if faults is not None and autocommit:
+                    faults.before_commit(conn)
+                result = fn(conn)
+                if faults is not None and not autocommit:
+                    faults.before_commit(conn)
+        except (DBAPIError, InjectedSerializationFailure) as err:
             if not is_retryable(err):
                 raise
             if no_wait:
@@ -303,6 +331,10 @@ def transact(engine: Engine, fn: Callable[[Connection], T], *, attempts: int = 1
                 raise Busy("The hub is too busy to finish this now; try again in a moment.") from err
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.25)
+        else:
+            if faults is not None:
+                faults.after_commit()
+            return result
     raise AssertionError("unreachable")
 
 

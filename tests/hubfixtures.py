@@ -13,6 +13,10 @@ Import what you need (fixtures included) into a test module:
   at a free port, waited for on /health and stopped by its pid.
 - ``tiny_chain(...)``: a fixtures ``Chain`` with a handful of SKUs and stock
   given line by line, so tests can reason about exact figures.
+- ``hub_backend_url`` (fixture, parametrised): a fresh hub database URL on
+  SQLite (a temp file) and on PostgreSQL, for tests that must hold on both.
+- ``ledger_entry(store_id, seq, **fields)``: a schema-valid ``LedgerEntry``
+  made by hand (a 1-unit ``receive`` unless told), for forged or odd entries.
 - ``LocalClient``: a ``HubClient`` look-alike that calls a ``Hub`` in process
   (refusals come back as ``sync.client.Refused``), so ``node.runner``'s push,
   pull, ledger tail and ``initialise_from_hub`` run against a hub without HTTP.
@@ -111,6 +115,17 @@ def drop_pg_database(pg: PgServer, url: str) -> None:
     name = url.split("/")[3].split("?")[0]
     with contextlib.suppress(Exception):
         _admin(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hub_backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.sqlite'}"
+        return
+    pg = request.getfixturevalue("pg_server")
+    url = fresh_pg_database(pg, "hubtest")
+    yield url
+    drop_pg_database(pg, url)
 
 
 # -- the real hub, as a process --------------------------------------------------------
@@ -232,6 +247,19 @@ def tiny_chain(items: Sequence[Item], stock: Sequence[tuple[str, str, str, int]]
         Location("W01", "Warehouse", "warehouse"),)
     return TinyChain(seed=0, locations=locs, catalog=tuple(items),
                      lines=tuple(StockLine(loc, sku, bin_, qty) for loc, sku, bin_, qty in stock))
+
+
+def ledger_entry(store_id: str, seq: int, sku: str, **fields: object):  # type: ignore[no-untyped-def]
+    """A store's entry as a forger (or a buggy node) could send it: a 1-unit receive unless `fields` say."""
+    from sync.models import LedgerEntry  # noqa: PLC0415
+
+    e: dict[str, object] = {
+        "seq": seq, "store_id": store_id, "op_id": f"op-{seq}", "kind": "receive", "sku": sku, "qty": 1,
+        "floor_delta": 1, "back_delta": 0, "quota_delta": 1, "held_delta": 0, "over_quota": 0, "ref": None,
+        "amount": 0, "on_hand_after": 0, "quota_after": 0, "held_after": 0, "terminal": "T1", "clerk": "c1",
+        "at": "2025-03-10T09:00:00.000000+00:00", "detail": {}}
+    e.update(fields)
+    return LedgerEntry(**e)
 
 
 # -- a HubClient look-alike over a Hub in this process ----------------------------------
