@@ -329,12 +329,33 @@ def reserve(pos: Position, qty: int) -> None:
 
 
 def unreserve(pos: Position, r: Reservation, status: str) -> None:
-    """A reservation cancelled or expired: its units come back to the hub."""
-    if r.status not in ("held", "ordered"):
+    """A reservation cancelled or expired: its units come back to the hub.
+
+    A cancel takes a cart hold or an order; only a cart hold expires (an order never does).
+    """
+    allowed = ("held",) if status == "expired" else ("held", "ordered")
+    if r.status not in allowed:
         raise BadRequest(f"Reservation {r.reservation_id} is {r.status}; it cannot become {status}.")
     pos.reserved -= r.qty
     pos.credit_hub(r.qty)
     r.status = status
+
+
+def due(r: Reservation, now: datetime) -> bool:
+    """Is this a cart hold past its time, as of `now`? An order is never due."""
+    return r.status == "held" and r.expires_at is not None and r.expires_at <= now
+
+
+def expire(pos: Position, r: Reservation, now: datetime) -> bool:
+    """Expire `r` if, in its current state, it is a cart hold past its time; else change nothing.
+
+    The caller reads `r` in the transaction that writes the result: a hold committed to an order,
+    or cancelled, since it was listed as due is left alone.
+    """
+    if not due(r, now):
+        return False
+    unreserve(pos, r, "expired")
+    return True
 
 
 def commit(r: Reservation, now: datetime) -> None:

@@ -629,10 +629,7 @@ class Hub:
 
     def _close_reservation(self, rid: str, status: str, key: str | None) -> dict:
         def work(conn: Connection) -> dict:
-            row = conn.execute(select(reservations).where(reservations.c.reservation_id == rid)).one_or_none()
-            if row is None:
-                raise rules.Unknown(f"There is no reservation {rid}.")
-            r = _reservation(row)
+            r = self._reservation(conn, rid)
             now = self.clock()
             if status == "ordered":
                 rules.commit(r, now)
@@ -646,6 +643,13 @@ class Hub:
                     "at_risk": r.at_risk}
         return transact(self.engine, lambda conn: self._once(conn, key and f"{status}:{key}", work, rid))
 
+    @staticmethod
+    def _reservation(conn: Connection, rid: str) -> Reservation:
+        row = conn.execute(select(reservations).where(reservations.c.reservation_id == rid)).one_or_none()
+        if row is None:
+            raise rules.Unknown(f"There is no reservation {rid}.")
+        return _reservation(row)
+
     def commit(self, rid: str, key: str | None = None) -> dict:
         return self._close_reservation(rid, "ordered", key)
 
@@ -653,19 +657,28 @@ class Hub:
         return self._close_reservation(rid, "cancelled", key)
 
     def expire_due(self) -> int:
-        """Return the units of every cart hold past its time. The scheduler calls this."""
-        now = stamp(self.clock())
+        """Return the units of every cart hold past its time. The scheduler calls this.
+
+        The listing is only a hint: each hold is expired in its own transaction on the row's
+        state and the clock as of then, so one committed or cancelled meanwhile (by another
+        hub process, whose clock may differ) is left alone.
+        """
         with self.consistent_reads.connect() as conn:
-            due = list(conn.scalars(select(reservations.c.reservation_id).where(
-                reservations.c.status == "held", reservations.c.expires_at <= now).limit(500)))
-        n = 0
-        for rid in due:
-            try:
-                self._close_reservation(rid, "expired", None)
-                n += 1
-            except rules.BadRequest:
-                pass  # committed or cancelled meanwhile
-        return n
+            listed = list(conn.scalars(select(reservations.c.reservation_id).where(
+                reservations.c.status == "held", reservations.c.expires_at <= stamp(self.clock())).limit(500)))
+
+        def expire_one(conn: Connection, rid: str) -> bool:
+            r = self._reservation(conn, rid)
+            now = self.clock()
+            ps = self._positions(conn, r.location, [r.sku])
+            before = self._snapshot(ps)
+            if not rules.expire(ps[r.sku], r, now):
+                return False
+            self._save(conn, before, ps.values(), stamp(now))
+            conn.execute(update(reservations).where(reservations.c.reservation_id == rid,
+                                                    reservations.c.status == "held").values(status=r.status))
+            return True
+        return sum(transact(self.engine, lambda conn, rid=rid: expire_one(conn, rid)) for rid in listed)
 
     # -- ops views --------------------------------------------------------------
 
