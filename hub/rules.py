@@ -176,7 +176,15 @@ class Settlement:
     from_share: int = 0
     shortfall: int = 0
     at_risk: list[str] = field(default_factory=list)
-    note: str | None = None  # a mismatch ops should see; the entry is applied anyway
+    # Mismatches ops should see, as (incident kind, message); the entry is applied anyway.
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+    def problem(self, kind: str, message: str) -> None:
+        self.problems.append((kind, message))
+
+    @property
+    def note(self) -> str | None:
+        return "; ".join(m for _, m in self.problems) or None
 
 
 class EntryFacts(NamedTuple):
@@ -195,19 +203,23 @@ class EntryFacts(NamedTuple):
     held_delta: int
     over_quota: int
     ref: str | None
-    hub_ordered: bool = False
+    hub_ordered: bool = False  # what the store claims; see apply_entry
     quota_after: int | None = None
+    request_id: str | None = None  # the release request a quota_released entry answers
+    counterpart: str | None = None  # a transfer's other location: "to" of a transfer out, "from" of one in
 
 
 def apply_entry(pos: Position, e: EntryFacts, reservations: Iterable[Reservation] = (),
-                grant_qty: int | None = None) -> Settlement:
+                grant_qty: int | None = None, grant_status: str | None = None) -> Settlement:
     """Mirror one store entry on the hub's position; settle what the store could not cover.
 
-    A store's entry is a fact: it is never refused here. `grant_qty` is the
-    quantity the hub recorded for the grant this entry applies (None if the
-    hub has no such grant, which is noted for ops). `reservations` (the open
-    ones at this position, newest first) are only looked at when the entry
-    takes more than the hub's share, so a caller may read them lazily.
+    A store's entry is a fact: it is never refused here. `grant_qty` and
+    `grant_status` are the hub's record of the grant a `quota_granted` entry
+    applies; None if the entry may not apply any (unknown, another store's:
+    see `check_grant`), and then its units are settled like an over-quota.
+    `reservations` (the open ones at this position, newest first) are only
+    looked at when the entry takes more than the hub's share, so a caller
+    may read them lazily.
     """
     s = Settlement()
     pos.on_hand += e.on_hand_delta
@@ -216,26 +228,41 @@ def apply_entry(pos: Position, e: EntryFacts, reservations: Iterable[Reservation
     hub_side = e.on_hand_delta - e.quota_delta - e.held_delta
     if hub_side > 0:
         pos.credit_hub(hub_side)
-    elif hub_side < 0:
-        need = -hub_side
-        if e.kind == "quota_granted" and grant_qty is not None:
-            take = min(pos.in_flight, need)
-            pos.in_flight -= take
-            need -= take
-            if need:
-                s.note = f"grant {e.ref} applied for more than was in flight"
-        elif e.kind == "transfer_out" and e.hub_ordered:
-            take = min(pos.reserved, need)
-            pos.reserved -= take
-            need -= take
-        elif e.kind == "quota_granted":
-            s.note = f"store applied grant {e.ref}, which the hub never made"
-        if need:
-            _settle(pos, need, reservations, s)
+    need = max(0, -hub_side)
+    if e.kind == "quota_granted" and grant_qty is not None:
+        need = _apply_grant(pos, e, need, grant_qty, grant_status, s)
+    elif e.kind == "transfer_out" and e.hub_ordered:
+        # Only the hub can say it ordered a transfer, and it orders none yet: a store's claim would
+        # take the units out of web reservations' backing. Settled as the store's own transfer.
+        s.problem("unverified_hub_order", f"store {pos.location} says transfer {e.ref} (seq {e.seq}) was ordered "
+                                          "by the hub; the hub has no such order: settled as the store's own")
+    if need:
+        _settle(pos, need, reservations, s)
     if e.quota_after is not None and pos.quota != e.quota_after:
-        s.note = (s.note + "; " if s.note else "") + (
-            f"store says quota {e.quota_after} after seq {e.seq}, hub has {pos.quota}")
+        s.problem("mismatch", f"store says quota {e.quota_after} after seq {e.seq}, hub has {pos.quota}")
     return s
+
+
+def _apply_grant(pos: Position, e: EntryFacts, applied: int, grant_qty: int, grant_status: str | None,
+                 s: Settlement) -> int:
+    """A grant applied by the store: returns what is left to settle like an over-quota.
+
+    The grant's own units leave in-flight once, whatever the store applied: more than
+    the grant is settled like an over-quota, less returns the rest to the hub's share.
+    A second application takes nothing from in-flight.
+    """
+    if grant_status == "applied":
+        s.problem("grant_repeated", f"store applied grant {e.ref} again (seq {e.seq}); "
+                                    f"{applied} units settled like an over-quota")
+        return applied
+    own = min(grant_qty, pos.in_flight)
+    pos.in_flight -= own
+    used = min(applied, own)
+    pos.credit_hub(own - used)
+    if applied != grant_qty:
+        s.problem("grant_mismatch", f"store applied grant {e.ref} as {applied} units (seq {e.seq}); "
+                                    f"the grant was of {grant_qty}")
+    return applied - used
 
 
 def _settle(pos: Position, need: int, reservations: Iterable[Reservation], s: Settlement) -> None:
@@ -259,8 +286,164 @@ def _settle(pos: Position, need: int, reservations: Iterable[Reservation], s: Se
             uncovered -= r.qty
     if uncovered > 0:
         # No promise of ours is hurt, but the store's quota may now outrun its stock.
-        s.note = (f"{uncovered} of {pos.sku} went over quota at {pos.location} beyond the hub's share; "
-                  "the store's quota may outrun its stock: count it")
+        s.problem("shortfall", f"{uncovered} of {pos.sku} went over quota at {pos.location} beyond the hub's "
+                               "share; the store's quota may outrun its stock: count it")
+
+
+# -- what a store's entry refers to ---------------------------------------------
+#
+# Every id a store's entry names (a grant, a release request, a transfer) must be that
+# store's own. A foreign or unknown one is a problem for ops and never changes the
+# record: the entry is still applied as a fact (see apply_entry).
+
+
+@dataclass
+class GrantRecord:
+    grant_id: str
+    store_id: str
+    sku: str
+    qty: int
+    status: str  # in_flight | applied
+
+
+@dataclass
+class ReleaseRecord:
+    request_id: str
+    store_id: str
+    sku: str
+    status: str  # open | answered
+    released: int | None = None
+
+
+@dataclass
+class TransferRecord:
+    """Units between two stores. Whichever entry reaches the hub first opens it: a transfer out
+    as `in_transit` (the receiver's pull lists it), a transfer in as `arrived`; the other closes
+    it as `received`."""
+
+    transfer_id: str
+    from_location: str
+    to_location: str
+    sku: str
+    qty: int
+    status: str  # in_transit | arrived | received
+
+
+@dataclass
+class Records:
+    """The hub's records that a batch's entries name, by id, as they stand while it is applied.
+
+    `changed` are the ids whose record an entry changed or made (`made`): the caller writes them.
+    """
+
+    grants: dict[str, GrantRecord] = field(default_factory=dict)
+    releases: dict[str, ReleaseRecord] = field(default_factory=dict)
+    transfers: dict[str, TransferRecord] = field(default_factory=dict)
+    changed: set[str] = field(default_factory=set)
+    made: set[str] = field(default_factory=set)
+
+
+class Wanted(NamedTuple):
+    grants: set[str]
+    releases: set[str]
+    transfers: set[str]
+
+
+def wanted(entries: Iterable[EntryFacts]) -> Wanted:
+    """The ids of the hub's records that these entries name, by table."""
+    w = Wanted(set(), set(), set())
+    for e in entries:
+        if e.kind == "quota_granted" and e.ref:
+            w.grants.add(e.ref)
+        elif e.kind == "quota_released" and e.request_id:
+            w.releases.add(e.request_id)
+        elif e.kind in ("transfer_out", "transfer_in") and e.ref:
+            w.transfers.add(e.ref)
+    return w
+
+
+def apply_store_entry(pos: Position, store_id: str, e: EntryFacts, records: Records,
+                      reservations: Iterable[Reservation] = ()) -> Settlement:
+    """Check what `e` refers to against `records`, update those that are the store's, apply `e`."""
+    problems: list[tuple[str, str]] = []
+    grant = None
+    if e.kind == "quota_granted":
+        grant, problem = check_grant(store_id, e, records.grants.get(e.ref) if e.ref else None)
+        problems += [problem] if problem else []
+    elif e.kind == "quota_released" and e.request_id:
+        problems += _answer_release(store_id, e, records)
+    elif e.kind in ("transfer_out", "transfer_in"):
+        problems += _match_transfer(store_id, e, records)
+    s = apply_entry(pos, e, reservations, grant.qty if grant else None, grant.status if grant else None)
+    if grant is not None and grant.status != "applied":
+        grant.status = "applied"
+        records.changed.add(grant.grant_id)
+    s.problems[:0] = problems
+    return s
+
+
+def check_grant(store_id: str, e: EntryFacts, g: GrantRecord | None) -> tuple[GrantRecord | None,
+                                                                               tuple[str, str] | None]:
+    """The grant a quota_granted entry may apply, or None and why not."""
+    if g is None:
+        return None, ("unknown_reference", f"store {store_id} applied grant {e.ref} (seq {e.seq}), which the hub "
+                                           "never made; its units settled like an over-quota")
+    if g.store_id != store_id:
+        return None, ("foreign_reference", f"store {store_id} applied grant {e.ref} (seq {e.seq}) of store "
+                                           f"{g.store_id}; its units settled like an over-quota")
+    if g.sku != e.sku:
+        return None, ("reference_mismatch", f"store {store_id} applied grant {e.ref} of {g.sku} to {e.sku} "
+                                            f"(seq {e.seq}); its units settled like an over-quota")
+    return g, None
+
+
+def _answer_release(store_id: str, e: EntryFacts, records: Records) -> list[tuple[str, str]]:
+    rid = e.request_id or ""
+    r = records.releases.get(rid)
+    if r is None:
+        return [("unknown_reference", f"store {store_id} answered release request {rid} (seq {e.seq}), "
+                                      "which the hub never made")]
+    if r.store_id != store_id:
+        return [("foreign_reference", f"store {store_id} answered release request {rid} (seq {e.seq}) "
+                                      f"of store {r.store_id}")]
+    if r.sku != e.sku:
+        return [("reference_mismatch", f"store {store_id} answered release request {rid} of {r.sku} "
+                                       f"with {e.sku} (seq {e.seq})")]
+    if r.status == "open":
+        r.status, r.released = "answered", e.qty
+        records.changed.add(rid)
+    return []
+
+
+def _match_transfer(store_id: str, e: EntryFacts, records: Records) -> list[tuple[str, str]]:
+    """Match a transfer's two halves by id, SKU, quantity, source and destination, in either order."""
+    tid, other = e.ref, e.counterpart
+    out = e.kind == "transfer_out"
+    if not tid or not other:
+        return [("reference_mismatch", f"store {store_id} wrote a {e.kind} (seq {e.seq}) without a transfer id "
+                                       "or the other location; it cannot be matched")]
+    src, dst = (store_id, other) if out else (other, store_id)
+    t = records.transfers.get(tid)
+    if t is None:
+        records.transfers[tid] = TransferRecord(tid, src, dst, e.sku, e.qty, "in_transit" if out else "arrived")
+        records.changed.add(tid)
+        records.made.add(tid)
+        return []
+    mine = t.from_location == store_id if out else t.to_location == store_id
+    if not mine:
+        return [("foreign_reference", f"store {store_id} wrote a {e.kind} (seq {e.seq}) under transfer {tid}, "
+                                      f"which is from {t.from_location} to {t.to_location}")]
+    if t.status != ("arrived" if out else "in_transit"):
+        return [("transfer_repeated", f"store {store_id} wrote a second {e.kind} (seq {e.seq}) for transfer {tid}")]
+    t.status = "received"
+    records.changed.add(tid)
+    differ = [f"{name} {a} against {b}" for name, a, b in (
+        ("source", src, t.from_location), ("destination", dst, t.to_location), ("SKU", e.sku, t.sku),
+        ("quantity", e.qty, t.qty)) if a != b]
+    if differ:
+        return [("transfer_mismatch", f"transfer {tid}: store {store_id}'s {e.kind} (seq {e.seq}) says "
+                                      + ", ".join(differ) + " in the other store's entry")]
+    return []
 
 
 # -- ingest ---------------------------------------------------------------

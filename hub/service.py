@@ -22,7 +22,7 @@ from hub import db, rules
 from hub.db import RowWriter, driver_sql, one_of
 from hub.db import (
     changefeed, grants, idempotency, incidents, items, locations, opening_stock, positions, release_requests,
-    reservations, store_entries, tokens, transact,
+    reservations, store_entries, tokens, transact, transfers,
 )
 from hub.rules import EntryFacts, Position, Principal, Reservation
 from sync import models as wire
@@ -104,6 +104,15 @@ def _canonical(e: wire.LedgerEntry) -> tuple[str, str]:
     """An entry's stored body and its content hash, from one serialisation."""
     body = e.canonical_json()
     return body, hashlib.sha256(body.encode()).hexdigest()
+
+
+def _facts(e: wire.LedgerEntry) -> EntryFacts:
+    d = e.detail
+    request_id = d.get("request_id") if e.kind == "quota_released" else None
+    counterpart = d.get("to") if e.kind == "transfer_out" else d.get("from") if e.kind == "transfer_in" else None
+    return EntryFacts(e.seq, e.kind, e.sku, e.qty, e.on_hand_delta, e.quota_delta, e.held_delta, e.over_quota,
+                      e.ref, d.get("hub_ordered") is True, e.quota_after,
+                      str(request_id) if request_id else None, str(counterpart) if counterpart else None)
 
 
 def _position(row: Any) -> Position:
@@ -383,25 +392,13 @@ class Hub:
             ps = self._positions(conn, store_id, skus)
             before = self._snapshot(ps)
             open_res = _OpenReservations(conn, store_id, skus)
-            grant_refs = [e.ref for e in new if e.kind == "quota_granted" and e.ref]
-            known_grants = dict(conn.execute(select(grants.c.grant_id, grants.c.qty).where(
-                grants.c.grant_id.in_(grant_refs), grants.c.store_id == store_id)).all()) if grant_refs else {}
-            notes, answered, sent, arrived = [], [], [], []
-            for e in new:
-                facts = EntryFacts(e.seq, e.kind, e.sku, e.qty, e.on_hand_delta, e.quota_delta, e.held_delta,
-                                   e.over_quota, e.ref, bool(e.detail.get("hub_ordered")), e.quota_after)
-                s = rules.apply_entry(ps[e.sku], facts, open_res.at(e.sku),
-                                      known_grants.get(e.ref) if e.kind == "quota_granted" else None)
-                if s.note:
-                    kind = "shortfall" if s.shortfall and not s.at_risk else "mismatch"
-                    notes.append({"store_id": store_id, "kind": kind, "seq": e.seq, "message": s.note,
-                                  "at": now})
-                if e.kind == "quota_released" and e.detail.get("request_id"):
-                    answered.append({"rid": e.detail["request_id"], "released": e.qty})
-                elif e.kind == "transfer_out" and e.ref and e.detail.get("to"):
-                    sent.append((e.ref, store_id, str(e.detail["to"]), e.sku, e.qty, "in_transit", e.at))
-                elif e.kind == "transfer_in" and e.ref:
-                    arrived.append((e.ref,))
+            facts = [_facts(e) for e in new]
+            records = self._records(conn, rules.wanted(facts))
+            notes = []
+            for f in facts:
+                s = rules.apply_store_entry(ps[f.sku], store_id, f, records, open_res.at(f.sku))
+                notes += [{"store_id": store_id, "kind": kind, "seq": f.seq, "message": message, "at": now}
+                          for kind, message in s.problems]
             _WRITE_ENTRIES.write(conn, [
                 (store_id, e.seq, h, e.kind, e.sku, e.qty, e.on_hand_delta, e.quota_delta, e.held_delta,
                  e.over_quota, e.amount, e.at, body)
@@ -410,18 +407,10 @@ class Hub:
             risky = open_res.at_risk()
             if risky:
                 conn.execute(update(reservations).where(reservations.c.reservation_id.in_(risky)).values(at_risk=True))
-            if grant_refs:
-                conn.execute(update(grants).where(grants.c.grant_id.in_(grant_refs)).values(status="applied"))
-            for a in answered:
-                conn.execute(update(release_requests).where(release_requests.c.request_id == a["rid"])
-                             .values(status="answered", released=a["released"]))
+            if records.changed:
+                self._write_records(conn, records, now)
             if notes:
                 conn.execute(insert(incidents), notes)
-            if sent:
-                driver_sql(conn, "INSERT INTO transfers (transfer_id, from_location, to_location, sku, qty, status, "
-                                 "sent_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (transfer_id) DO NOTHING", sent)
-            if arrived:
-                driver_sql(conn, "UPDATE transfers SET status = 'received' WHERE transfer_id = ?", arrived)
             return wire.PushResult(accepted=len(new), duplicates=plan.duplicates, next_seq=plan.next_seq)
 
         try:
@@ -429,6 +418,41 @@ class Hub:
         except rules.Divergence as d:
             self._record_divergence(store_id, d, engine)
             raise
+
+    @staticmethod
+    def _records(conn: Connection, want: rules.Wanted) -> rules.Records:
+        """The grants, release requests and transfers a batch names, whichever store's they are."""
+        rec = rules.Records()
+        if want.grants:
+            rec.grants = {r.grant_id: rules.GrantRecord(r.grant_id, r.store_id, r.sku, r.qty, r.status)
+                          for r in conn.execute(select(grants).where(grants.c.grant_id.in_(want.grants)))}
+        if want.releases:
+            rec.releases = {r.request_id: rules.ReleaseRecord(r.request_id, r.store_id, r.sku, r.status, r.released)
+                            for r in conn.execute(select(release_requests).where(
+                                release_requests.c.request_id.in_(want.releases)))}
+        if want.transfers:
+            rec.transfers = {r.transfer_id: rules.TransferRecord(r.transfer_id, r.from_location, r.to_location,
+                                                                 r.sku, r.qty, r.status)
+                             for r in conn.execute(select(transfers).where(
+                                 transfers.c.transfer_id.in_(want.transfers)))}
+        return rec
+
+    @staticmethod
+    def _write_records(conn: Connection, rec: rules.Records, now: str) -> None:
+        for gid in rec.changed & rec.grants.keys():
+            conn.execute(update(grants).where(grants.c.grant_id == gid).values(status=rec.grants[gid].status))
+        for rid in rec.changed & rec.releases.keys():
+            r = rec.releases[rid]
+            conn.execute(update(release_requests).where(release_requests.c.request_id == rid)
+                         .values(status=r.status, released=r.released))
+        for tid in rec.changed & rec.transfers.keys():
+            t = rec.transfers[tid]
+            if tid in rec.made:
+                conn.execute(insert(transfers).values(
+                    transfer_id=tid, from_location=t.from_location, to_location=t.to_location, sku=t.sku,
+                    qty=t.qty, status=t.status, sent_at=now))
+            else:
+                conn.execute(update(transfers).where(transfers.c.transfer_id == tid).values(status=t.status))
 
     def _record_divergence(self, store_id: str, d: rules.Divergence, engine: Engine) -> None:
         def tx(conn: Connection) -> None:
