@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger, Boolean, Column, Connection, Engine, Index, Integer, MetaData, String, Table, Text,
-    UniqueConstraint, create_engine, event, insert, select,
+    UniqueConstraint, create_engine, event, insert, inspect, select,
 )
 from sqlalchemy.exc import DBAPIError
 
@@ -140,10 +140,15 @@ incidents = Table(
 )
 
 # An ordered, resumable feed of stock changes: written in the same
-# transaction as the change itself (a transactional outbox).
+# transaction as the change itself (a transactional outbox). Readers page by
+# `position`, not `id`: an id is drawn before its transaction commits, so on
+# PostgreSQL a row can commit after a higher id was read and a cursor would
+# pass it by. Rows are written without a position; `assign_feed_positions`
+# numbers committed rows, one step at a time, so positions follow commits.
 changefeed = Table(
     "changefeed", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("position", BigInteger, unique=True),
     Column("location", String(32), nullable=False),
     Column("sku", String(64), nullable=False),
     Column("kind", String(16), nullable=False),  # level | sold_out | back_in_stock | catalog
@@ -198,7 +203,33 @@ def _m2_transfers(conn: Connection) -> None:
     transfers.create(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_m1, _m2_transfers]
+def _m3_feed_positions(conn: Connection) -> None:
+    if "position" not in {c["name"] for c in inspect(conn).get_columns("changefeed")}:
+        conn.exec_driver_sql("ALTER TABLE changefeed ADD COLUMN position BIGINT")
+        conn.exec_driver_sql("CREATE UNIQUE INDEX changefeed_position ON changefeed (position)")
+    # Rows from before had only ids: they are all committed now, so their order stands.
+    conn.exec_driver_sql("UPDATE changefeed SET position = id WHERE position IS NULL")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_m1, _m2_transfers, _m3_feed_positions]
+
+FEED_LOCK = 424243  # the PostgreSQL advisory lock that makes numbering the changefeed one step at a time
+
+
+def assign_feed_positions(conn: Connection) -> None:
+    """Number the changefeed's committed rows that have no position yet, after the highest one.
+
+    One step at a time: on PostgreSQL under an advisory lock, on a READ COMMITTED
+    connection (each statement sees every commit before it, including the previous
+    step's; a SERIALIZABLE snapshot would be taken before the lock is granted). SQLite
+    has one writer, so there a writer runs this in its own transaction.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({FEED_LOCK})")
+    base = conn.exec_driver_sql("SELECT coalesce(max(position), 0) FROM changefeed").scalar()
+    driver_sql(conn, "UPDATE changefeed SET position = CAST(? AS BIGINT) + r.rn FROM (SELECT id, row_number() "
+                     "OVER (ORDER BY id) AS rn FROM changefeed WHERE position IS NULL) AS r "
+                     "WHERE changefeed.id = r.id", (base,))
 
 
 BUSY_TIMEOUT_MS = 30_000  # how long a SQLite write waits for another writer before giving up

@@ -87,6 +87,13 @@ _RESERVE_PG_AS = _RESERVE_PG.format(token_check="SELECT 1 FROM tokens WHERE toke
 _RESERVE_PG_TRUSTED = _RESERVE_PG.format(token_check="SELECT 1")
 
 
+def _write_feed(conn: Connection, rows: list[tuple]) -> None:
+    if rows:
+        _WRITE_FEED.write(conn, rows)
+        if conn.dialect.name == "sqlite":  # one writer: its commit order is the order it numbers in
+            db.assign_feed_positions(conn)
+
+
 def _feed_row(location: str, sku: str, old: tuple[int, int] | None, on_hand: int, avail: int,
               now: str) -> tuple | None:
     """The changefeed's row for a position whose picture moved, or None if it did not."""
@@ -177,6 +184,9 @@ class Hub:
         # writer holds the lock (db.WouldWait).
         self.writes_inline = engine.dialect.name == "sqlite"
         self._no_wait = engine.execution_options(no_wait=True)
+        # Numbering the changefeed on PostgreSQL: see db.assign_feed_positions.
+        self._feed_numbering = (engine.execution_options(isolation_level="READ COMMITTED")
+                                if engine.dialect.name == "postgresql" else None)
         self.clock = clock
 
     @classmethod
@@ -241,7 +251,7 @@ class Hub:
             row = _feed_row(p.location, p.sku, old, p.on_hand, p.promisable, now)
             if row:
                 feed.append(row)
-        _WRITE_FEED.write(conn, feed)
+        _write_feed(conn, feed)
 
     @staticmethod
     def _snapshot(ps: dict[str, Position]) -> dict[str, tuple[int, int]]:
@@ -473,6 +483,7 @@ class Hub:
                                next_seq=loc.next_seq, more=len(bodies) > limit)
 
     def pull(self, store_id: str, cursor: int = 0, limit: int = 2000) -> wire.PullResponse:
+        self._number_feed()
         with self.consistent_reads.connect() as conn:
             loc = self._location(conn, store_id, "store")
             gs = [wire.Grant(grant_id=r.grant_id, grant_no=r.grant_no, sku=r.sku, qty=r.qty) for r in conn.execute(
@@ -485,11 +496,7 @@ class Hub:
             rs = [wire.ReleaseRequest(request_id=r.request_id, sku=r.sku, qty=r.qty) for r in conn.execute(
                 select(release_requests).where(release_requests.c.store_id == store_id,
                                                release_requests.c.status == "open"))]
-            feed = conn.execute(select(changefeed).where(changefeed.c.id > cursor).order_by(changefeed.c.id)
-                                .limit(limit + 1)).all()
-            more = len(feed) > limit
-            feed = feed[:limit]
-            new_cursor = feed[-1].id if feed else cursor
+            start, feed, new_cursor, more = self._feed_page(conn, cursor, limit)
             latest: dict[tuple[str, str], Any] = {}
             for r in feed:
                 if r.location != store_id and r.kind != "catalog":
@@ -500,9 +507,9 @@ class Hub:
             catalog = [wire.CatalogItem(**{k: v for k, v in r._mapping.items() if k != "feed_id"})
                        for r in conn.execute(select(items).where(items.c.sku.in_(catalog_skus)))] if catalog_skus else []
             locs = [wire.LocationInfo(id=r.id, name=r.name, kind=r.kind)
-                    for r in conn.execute(select(locations))] if cursor == 0 else []
-        return wire.PullResponse(cursor=new_cursor, next_seq=loc.next_seq, grants=gs, release_requests=rs, transfers=incoming, catalog=catalog,
-                                 locations=locs, chain_stock=chain, more=more)
+                    for r in conn.execute(select(locations))] if start == 0 else []
+        return wire.PullResponse(cursor=new_cursor, next_seq=loc.next_seq, grants=gs, release_requests=rs,
+                                 transfers=incoming, catalog=catalog, locations=locs, chain_stock=chain, more=more)
 
     # -- ops: quota moves -----------------------------------------------------
 
@@ -614,7 +621,7 @@ class Hub:
             on_hand, share, buffer = got
             row = _feed_row(where, sku, (on_hand, max(0, share + qty - buffer)), on_hand, max(0, share - buffer), at)
             if row:
-                _WRITE_FEED.write(conn, [row])
+                _write_feed(conn, [row])
             return answer(where, exp)
 
         try:
@@ -758,11 +765,35 @@ class Hub:
             return {"id": incident_id, "store_id": row.store_id, "blocked": bool(still)}
         return transact(self.engine, tx)
 
+    def _number_feed(self) -> None:
+        """Give committed changefeed rows their positions before a reader pages by them (PostgreSQL;
+        on SQLite each writer numbers its own rows)."""
+        if self._feed_numbering is None:
+            return
+        with self.reads.connect() as conn:
+            pending = conn.exec_driver_sql("SELECT 1 FROM changefeed WHERE position IS NULL LIMIT 1").first()
+        if pending:
+            transact(self._feed_numbering, db.assign_feed_positions)
+
+    @staticmethod
+    def _feed_page(conn: Connection, after: int, limit: int) -> tuple[int, list[Any], int, bool]:
+        """The changefeed rows after position `after`: (start, rows, cursor, more). A cursor past the
+        newest position (the hub was restored from a backup) starts again from 0, so the cursor goes back."""
+        if after and conn.execute(select(func.coalesce(func.max(changefeed.c.position), 0))).scalar() < after:
+            after = 0
+        rows = conn.execute(select(changefeed).where(changefeed.c.position > after)
+                            .order_by(changefeed.c.position).limit(limit + 1)).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return after, rows, rows[-1].position if rows else after, more
+
     def feed(self, after: int = 0, limit: int = 500) -> dict:
+        """Stock changes in commit order after cursor `after`; give back `cursor` for the next page."""
+        self._number_feed()
         with self.consistent_reads.connect() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(
-                select(changefeed).where(changefeed.c.id > after).order_by(changefeed.c.id).limit(min(limit, 5000)))]
-        return {"events": rows, "cursor": rows[-1]["id"] if rows else after}
+            _, rows, cursor, _ = self._feed_page(conn, after, min(limit, 5000))
+        return {"events": [{**{k: v for k, v in r._mapping.items() if k not in ("id", "position")},
+                            "id": r.position} for r in rows], "cursor": cursor}
 
     def store_ledger(self, store_id: str, after: int = 0, limit: int = 1000) -> list[dict]:
         with self.consistent_reads.connect() as conn:
