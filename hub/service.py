@@ -520,7 +520,9 @@ class Hub:
             ps = self._positions(conn, store_id, [sku])
             before = self._snapshot(ps)
             rules.grant(ps[sku], qty, blocked=loc.blocked)
-            grant_id = f"G-{store_id}-{loc.next_grant_no}"
+            # Unique for ever: a hub restored from a backup rewinds next_grant_no, and a node that
+            # already applied the old grant of that number must not take a new one for a repeat.
+            grant_id = f"G-{store_id}-{loc.next_grant_no}-{secrets.token_hex(4)}"
             conn.execute(insert(grants).values(grant_id=grant_id, store_id=store_id, grant_no=loc.next_grant_no,
                                                sku=sku, qty=qty, status="in_flight", created_at=stamp(self.clock())))
             conn.execute(update(locations).where(locations.c.id == store_id)

@@ -187,3 +187,18 @@ def test_the_rules_never_take_a_claimed_hub_order_from_reserved() -> None:
     s = rules.apply_entry(p, e)
     assert (p.reserved, p.hub_share, p.shortfall) == (2, 0, 1) and p.balanced
     assert [k for k, _ in s.problems] == ["unverified_hub_order", "shortfall"]  # no reservation to put at risk
+
+
+# -- 10: grant ids are unique for ever ------------------------------------------------------------
+
+
+def test_a_hub_restored_from_a_backup_never_reissues_a_grant_id(hub: Hub) -> None:
+    first = hub.grant("S001", A.sku, 1)
+    assert first["grant_no"] == 1
+    with hub.engine.begin() as conn:  # the restore: the grant and its number are gone
+        conn.exec_driver_sql("DELETE FROM grants")
+        conn.exec_driver_sql("UPDATE locations SET next_grant_no = 1 WHERE id = 'S001'")
+        conn.exec_driver_sql("UPDATE positions SET in_flight = 0, hub_share = hub_share + 1 WHERE location = 'S001'")
+    again = hub.grant("S001", A.sku, 1)
+    assert again["grant_no"] == 1 and again["grant_id"] != first["grant_id"]
+    assert hub.grant("S001", A.sku, 1)["grant_no"] == 2  # still gapless per store
