@@ -14,14 +14,11 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.api import ops, stores, web
+from hub.api.errors import describe_invalid, refusal, status_of
 from hub.deps import BODY_MODELS
 from hub.rules import HubError
 from hub.service import Hub
 from hub.settings import Settings
-
-
-def _refusal(status: int, code: str, message: str, **extra: object) -> JSONResponse:
-    return JSONResponse({"detail": {"code": code, "message": message, **extra}}, status_code=status)
 
 
 class BodyLimit:
@@ -33,7 +30,7 @@ class BodyLimit:
         self.limit = limit
 
     def _too_large(self) -> JSONResponse:
-        return _refusal(413, "too_large", f"The request body is over {self.limit} bytes; "
+        return refusal(413, "too_large", f"The request body is over {self.limit} bytes; "
                         "send the ledger in smaller batches.")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -104,16 +101,11 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     @app.exception_handler(HubError)
     async def hub_error(request: Request, err: HubError) -> JSONResponse:
         extra = {k: v for k, v in err.extra.items() if k == "expected_seq"}
-        return _refusal(err.status, err.code, err.message, **extra)
+        return refusal(status_of(err), err.code, err.message, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
-        problems = []
-        for e in err.errors()[:5]:
-            where = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
-            problems.append(f"{where or 'body'}: {e.get('msg', 'invalid')}")
-        more = f" (and {len(err.errors()) - 5} more)" if len(err.errors()) > 5 else ""
-        return _refusal(422, "invalid", "The request is malformed: " + "; ".join(problems) + more + ".")
+        return refusal(422, "invalid", describe_invalid(err))
 
     @app.get("/health", tags=["health"])
     def health() -> dict:

@@ -55,14 +55,14 @@ positions = Table(
     "positions", metadata,
     Column("location", String(32), primary_key=True),
     Column("sku", String(64), primary_key=True),
-    Column("on_hand", Integer, nullable=False, default=0),
-    Column("quota", Integer, nullable=False, default=0),
-    Column("held", Integer, nullable=False, default=0),
-    Column("in_flight", Integer, nullable=False, default=0),
-    Column("hub_share", Integer, nullable=False, default=0),
-    Column("reserved", Integer, nullable=False, default=0),
-    Column("shortfall", Integer, nullable=False, default=0),
-    Column("safety_buffer", Integer, nullable=False, default=0),
+    Column("on_hand", BigInteger, nullable=False, default=0),
+    Column("quota", BigInteger, nullable=False, default=0),
+    Column("held", BigInteger, nullable=False, default=0),
+    Column("in_flight", BigInteger, nullable=False, default=0),
+    Column("hub_share", BigInteger, nullable=False, default=0),
+    Column("reserved", BigInteger, nullable=False, default=0),
+    Column("shortfall", BigInteger, nullable=False, default=0),
+    Column("safety_buffer", BigInteger, nullable=False, default=0),
 )
 
 opening_stock = Table(
@@ -152,8 +152,8 @@ changefeed = Table(
     Column("location", String(32), nullable=False),
     Column("sku", String(64), nullable=False),
     Column("kind", String(16), nullable=False),  # level | sold_out | back_in_stock | catalog
-    Column("on_hand", Integer, nullable=False),
-    Column("available", Integer, nullable=False),
+    Column("on_hand", BigInteger, nullable=False),
+    Column("available", BigInteger, nullable=False),
     Column("at", String(40), nullable=False),
 )
 
@@ -177,7 +177,7 @@ idempotency = Table(
 # the receiver's transfer_in entry (same id) closes it; the receiver's pull lists it.
 transfers = Table(
     "transfers", metadata,
-    Column("transfer_id", String(64), primary_key=True),
+    Column("transfer_id", String(128), primary_key=True),  # a store's id (the wire's Id)
     Column("from_location", String(32), nullable=False),
     Column("to_location", String(32), nullable=False),
     Column("sku", String(64), nullable=False),
@@ -211,7 +211,20 @@ def _m3_feed_positions(conn: Connection) -> None:
     conn.exec_driver_sql("UPDATE changefeed SET position = id WHERE position IS NULL")
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_m1, _m2_transfers, _m3_feed_positions]
+def _m4_wide_figures(conn: Connection) -> None:
+    """A position's figures add up a store's entries (each within a billion): 64-bit, so a sum
+    cannot overflow; a transfer's id is the store's, as long as the wire allows. SQLite's
+    integers are 64-bit and its strings unbounded already."""
+    if conn.dialect.name != "postgresql":
+        return
+    figures = ("on_hand", "quota", "held", "in_flight", "hub_share", "reserved", "shortfall", "safety_buffer")
+    conn.exec_driver_sql("ALTER TABLE positions " + ", ".join(f"ALTER COLUMN {f} TYPE BIGINT" for f in figures))
+    conn.exec_driver_sql("ALTER TABLE changefeed ALTER COLUMN on_hand TYPE BIGINT, "
+                         "ALTER COLUMN available TYPE BIGINT")
+    conn.exec_driver_sql("ALTER TABLE transfers ALTER COLUMN transfer_id TYPE VARCHAR(128)")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_m1, _m2_transfers, _m3_feed_positions, _m4_wide_figures]
 
 FEED_LOCK = 424243  # the PostgreSQL advisory lock that makes numbering the changefeed one step at a time
 

@@ -27,10 +27,10 @@ from typing import NamedTuple
 
 
 class HubError(Exception):
-    """A refusal by the hub; nothing was written. `code` is for programs."""
+    """A refusal by the hub; nothing was written. `code` is for programs (hub.api.errors gives
+    each its HTTP status)."""
 
     code = "hub_error"
-    status = 400
 
     def __init__(self, message: str, **extra: object) -> None:
         super().__init__(message)
@@ -43,57 +43,46 @@ class HubError(Exception):
 
 class Gap(HubError):
     code = "gap"
-    status = 409
 
 
 class Divergence(HubError):
     code = "divergence"
-    status = 409
 
 
 class WrongStore(HubError):
     code = "wrong_store"
-    status = 403
 
 
 class NotEnough(HubError):
     code = "not_enough"
-    status = 409
 
 
 class Unknown(HubError):
     code = "unknown"
-    status = 404
 
 
 class Blocked(HubError):
     code = "blocked"
-    status = 409
 
 
 class Busy(HubError):
     code = "busy"
-    status = 503
 
 
 class KeyReused(HubError):
     code = "key_reused"
-    status = 422
 
 
 class BadRequest(HubError):
     code = "bad_request"
-    status = 422
 
 
 class Unauthenticated(HubError):
     code = "unauthenticated"
-    status = 401
 
 
 class Forbidden(HubError):
     code = "forbidden"
-    status = 403
 
 
 @dataclass(frozen=True)
@@ -339,6 +328,7 @@ class Records:
     grants: dict[str, GrantRecord] = field(default_factory=dict)
     releases: dict[str, ReleaseRecord] = field(default_factory=dict)
     transfers: dict[str, TransferRecord] = field(default_factory=dict)
+    locations: set[str] = field(default_factory=set)  # the chain's, when a transfer is named
     changed: set[str] = field(default_factory=set)
     made: set[str] = field(default_factory=set)
 
@@ -422,6 +412,9 @@ def _match_transfer(store_id: str, e: EntryFacts, records: Records) -> list[tupl
     if not tid or not other:
         return [("reference_mismatch", f"store {store_id} wrote a {e.kind} (seq {e.seq}) without a transfer id "
                                        "or the other location; it cannot be matched")]
+    if other not in records.locations or other == store_id:
+        return [("unknown_reference", f"store {store_id} wrote a {e.kind} (seq {e.seq}) of transfer {tid} "
+                                      f"{'to' if out else 'from'} {other[:40]!r}, which is no other location")]
     src, dst = (store_id, other) if out else (other, store_id)
     t = records.transfers.get(tid)
     if t is None:

@@ -45,10 +45,10 @@ def hash_token(token: str) -> str:
 
 _POSITION_COLS = "location, sku, " + ", ".join(POSITION_FIGURES)
 _WRITE_POSITIONS = RowWriter(
-    "positions", [("location", "varchar"), ("sku", "varchar"), *((f, "integer") for f in POSITION_FIGURES)],
+    "positions", [("location", "varchar"), ("sku", "varchar"), *((f, "bigint") for f in POSITION_FIGURES)],
     "ON CONFLICT (location, sku) DO UPDATE SET " + ", ".join(f"{f} = excluded.{f}" for f in POSITION_FIGURES))
 _WRITE_FEED = RowWriter("changefeed", [("location", "varchar"), ("sku", "varchar"), ("kind", "varchar"),
-                                       ("on_hand", "integer"), ("available", "integer"), ("at", "varchar")])
+                                       ("on_hand", "bigint"), ("available", "bigint"), ("at", "varchar")])
 _WRITE_ENTRIES = RowWriter("store_entries", [
     ("store_id", "varchar"), ("seq", "bigint"), ("hash", "varchar"), ("kind", "varchar"), ("sku", "varchar"),
     ("qty", "integer"), ("on_hand_delta", "integer"), ("quota_delta", "integer"), ("held_delta", "integer"),
@@ -428,6 +428,41 @@ class Hub:
         except rules.Divergence as d:
             self._record_divergence(store_id, d, engine)
             raise
+        except (rules.Gap, rules.Busy):
+            raise  # a gap the node mends by itself; busy is the hub's, not the store's
+        except rules.HubError as err:
+            self.record_push_refusal(store_id, err.message, token=token, engine=engine)
+            raise
+
+    def record_push_refusal(self, store_id: str, reason: str, *, token: str | None = None,
+                            engine: Engine | None = None) -> None:
+        """Show ops that a store's push was refused (a store whose sync has stopped tells no one).
+
+        Attributed to the store the token belongs to (no token: `store_id`, an in-process caller);
+        a stranger's refused push records nothing. One open incident per store: a repeat updates it.
+        """
+        who = Principal("store", store_id) if token is None else self.authenticate(token)
+        if who is None or who.role != "store" or who.store_id is None:
+            return
+        store = who.store_id
+        where = "" if store == store_id else f" to {store_id[:40]!r}"
+        message = f"a push{where} was refused: {reason}"[:2000]
+
+        def tx(conn: Connection) -> None:
+            self._note_incident(conn, store, "push_refused", None, message)
+        transact(engine or self.engine, tx)
+
+    def _note_incident(self, conn: Connection, store_id: str, kind: str, seq: int | None, message: str) -> None:
+        """An incident for ops, without flooding: while one of this store and kind is open, it is
+        updated (message, sequence, time) instead of another being added."""
+        now = stamp(self.clock())
+        open_id = conn.execute(select(incidents.c.id).where(
+            incidents.c.store_id == store_id, incidents.c.kind == kind, incidents.c.cleared_at.is_(None))
+            .order_by(incidents.c.id).limit(1)).scalar()
+        if open_id is None:
+            conn.execute(insert(incidents).values(store_id=store_id, kind=kind, seq=seq, message=message, at=now))
+        else:
+            conn.execute(update(incidents).where(incidents.c.id == open_id).values(seq=seq, message=message, at=now))
 
     @staticmethod
     def _records(conn: Connection, want: rules.Wanted) -> rules.Records:
@@ -445,6 +480,7 @@ class Hub:
                                                                  r.sku, r.qty, r.status)
                              for r in conn.execute(select(transfers).where(
                                  transfers.c.transfer_id.in_(want.transfers)))}
+            rec.locations = set(conn.scalars(select(locations.c.id)))
         return rec
 
     @staticmethod
@@ -466,8 +502,7 @@ class Hub:
 
     def _record_divergence(self, store_id: str, d: rules.Divergence, engine: Engine) -> None:
         def tx(conn: Connection) -> None:
-            conn.execute(insert(incidents).values(store_id=store_id, kind="divergence", seq=d.extra.get("seq"),
-                                                  message=d.message, at=stamp(self.clock())))
+            self._note_incident(conn, store_id, "divergence", d.extra.get("seq"), d.message)
             conn.execute(update(locations).where(locations.c.id == store_id).values(blocked=True))
         transact(engine, tx)
 

@@ -14,8 +14,20 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 WIRE_VERSION = 1
 MAX_BATCH = 1000  # entries per push; a day offline drains in several batches
 
+# Bounds on every number, so what a store sends fits the hub's columns (a barcode typed into a
+# quantity field is refused here, not overflowed there): units within a billion either way,
+# money (minor units) within 10**15, sequences and cursors within a signed 64-bit integer.
+MAX_UNITS = 1_000_000_000
+MAX_AMOUNT = 10**15
+MAX_SEQ = 2**63 - 1
+
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=False)]
-Count = Annotated[StrictInt, Field(ge=0)]
+Stamp = Annotated[str, StringConstraints(min_length=1, max_length=40)]  # ISO-8601 UTC
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_UNITS)]
+Delta = Annotated[StrictInt, Field(ge=-MAX_UNITS, le=MAX_UNITS)]
+Amount = Annotated[StrictInt, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
+Seq = Annotated[StrictInt, Field(ge=1, le=MAX_SEQ)]
+Cursor = Annotated[StrictInt, Field(ge=0, le=MAX_SEQ)]
 
 EntryKind = Literal[
     "sale", "return", "receive", "hold", "hold_released", "hold_expired", "hold_converted", "count",
@@ -30,25 +42,25 @@ class Wire(BaseModel):
 class LedgerEntry(Wire):
     """One entry of a store's ledger, exactly as the store wrote it."""
 
-    seq: Annotated[StrictInt, Field(ge=1)]
+    seq: Seq
     store_id: Id
     op_id: Id
     kind: EntryKind
     sku: Id
     qty: Count
-    floor_delta: StrictInt
-    back_delta: StrictInt
-    quota_delta: StrictInt
-    held_delta: StrictInt
+    floor_delta: Delta
+    back_delta: Delta
+    quota_delta: Delta
+    held_delta: Delta
     over_quota: Count
-    ref: str | None = None
-    amount: StrictInt
-    on_hand_after: StrictInt
+    ref: Id | None = None
+    amount: Amount
+    on_hand_after: Delta
     quota_after: Count
     held_after: Count
     terminal: Id
     clerk: Id
-    at: Id  # ISO-8601 UTC, as written by the store
+    at: Stamp  # as written by the store
     detail: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -108,7 +120,7 @@ class PushResult(Wire):
 
     accepted: Count  # new entries applied
     duplicates: Count  # entries it already had, unchanged
-    next_seq: Annotated[StrictInt, Field(ge=1)]  # the sequence the hub expects next
+    next_seq: Seq  # the sequence the hub expects next
 
 
 class Refusal(Wire):
@@ -121,15 +133,15 @@ class Refusal(Wire):
 
 class Grant(Wire):
     grant_id: Id
-    grant_no: Annotated[StrictInt, Field(ge=1)]  # gapless per store
+    grant_no: Seq  # gapless per store
     sku: Id
-    qty: Annotated[StrictInt, Field(ge=1)]
+    qty: Annotated[StrictInt, Field(ge=1, le=MAX_UNITS)]
 
 
 class ReleaseRequest(Wire):
     request_id: Id
     sku: Id
-    qty: Annotated[StrictInt, Field(ge=1)]
+    qty: Annotated[StrictInt, Field(ge=1, le=MAX_UNITS)]
 
 
 class TransferOrder(Wire):
@@ -137,7 +149,7 @@ class TransferOrder(Wire):
 
     transfer_id: Id
     sku: Id
-    qty: Annotated[StrictInt, Field(ge=1)]
+    qty: Annotated[StrictInt, Field(ge=1, le=MAX_UNITS)]
     from_location: Id
     to_location: Id
 
@@ -173,10 +185,10 @@ class ChainStock(Wire):
 
 class PullResponse(Wire):
     version: Literal[1] = WIRE_VERSION
-    cursor: Count  # give it back next time to get only what is new
+    cursor: Cursor  # give it back next time to get only what is new; it goes back if the hub restarted the feed
     # The store's sequence the hub expects next: a node whose own ledger ends before
     # `next_seq - 1` was restored from an old copy and must recover the tail first.
-    next_seq: Annotated[StrictInt, Field(ge=1)] | None = None
+    next_seq: Seq | None = None
     grants: list[Grant] = []
     release_requests: list[ReleaseRequest] = []
     transfers: list[TransferOrder] = []
@@ -190,7 +202,7 @@ class LedgerTail(Wire):
     """The hub's copy of a store's own ledger after a sequence: how a restored node gets back what it lost."""
 
     entries: list[LedgerEntry]
-    next_seq: Annotated[StrictInt, Field(ge=1)]  # the sequence the hub expects next
+    next_seq: Seq  # the sequence the hub expects next
     more: bool = False
 
 

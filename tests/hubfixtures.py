@@ -273,6 +273,7 @@ class LocalClient:
         self.store_id = store_id
 
     def _call(self, fn, *args):  # type: ignore[no-untyped-def]
+        from hub.api.errors import status_of  # noqa: PLC0415
         from hub.rules import HubError  # noqa: PLC0415
         from sync.client import Refused  # noqa: PLC0415
         from sync.models import Refusal  # noqa: PLC0415
@@ -280,7 +281,7 @@ class LocalClient:
         try:
             return fn(*args)
         except HubError as err:
-            raise Refused(err.status, Refusal(code=err.code, message=err.message,
+            raise Refused(status_of(err), Refusal(code=err.code, message=err.message,
                                               expected_seq=err.extra.get("expected_seq"))) from err
 
     def opening(self, store_id: str):  # type: ignore[no-untyped-def]

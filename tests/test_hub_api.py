@@ -350,7 +350,7 @@ def test_ops_views_and_quota_moves(env: Env) -> None:
     s3 = next(p for p in env.ops("GET", f"/ops/stock/{A.sku}")["locations"] if p["location"] == "S003")
     assert (s3["in_flight"], s3["hub_share"], s3["quota"], s3["on_hand"]) == (0, 2, 2, 4)
     assert env.ops("GET", "/ops/at-risk") == []
-    assert env.ops("GET", "/ops/incidents") == []
+    assert [i for i in env.ops("GET", "/ops/incidents") if i["kind"] != "push_refused"] == []  # earlier tests refused some
     assert [e["kind"] for e in env.ledger("S003")][-2:] == ["quota_granted", "quota_released"]
     # the changefeed: ordered, resumable from a cursor
     after = env.ops("GET", "/ops/changefeed", params={"after": feed0["cursor"]})

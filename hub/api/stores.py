@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
 
-from hub.deps import HubDep, StoreCaller, Token, json_body, parse_body, write
+from hub.api.errors import describe_invalid
+from hub.deps import HubDep, StoreCaller, Token, json_body, off_loop, parse_body, write
 from sync.models import LedgerTail, PullResponse, PushBatch, PushResult, StoreOpening
 
 router = APIRouter(prefix="/stores", tags=["stores"])
@@ -22,7 +24,11 @@ REFUSALS = {401: {"description": "no or bad token"}, 403: {"description": "anoth
 async def push(store_id: str, request: Request, hub: HubDep, token: Token) -> PushResult:
     """A batch of the store's ledger (a `PushBatch`). Only the store itself pushes its ledger;
     its token is checked in the same transaction that applies the batch."""
-    batch = await parse_body(request, PushBatch)
+    try:
+        batch = await parse_body(request, PushBatch)
+    except RequestValidationError as err:
+        await off_loop(request, hub.record_push_refusal, store_id, describe_invalid(err), token=token)
+        raise
     return await write(request, hub.ingest, store_id, batch, token=token)
 
 
