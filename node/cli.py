@@ -31,7 +31,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from node.errors import BadQuantity, StoreError
+from node.bounds import MAX_HOLD
+from node.errors import BadQuantity, StoreError, TooLarge, UnknownGrant
 from node.present import local_time, money
 from node.rules import BACK, BINS, FLOOR, Kind, Policy, SaleLine, Tender
 
@@ -147,6 +148,16 @@ def _op_id(args: argparse.Namespace) -> str:
     return args.op_id or str(uuid.uuid4())
 
 
+def _prior(node, args: argparse.Namespace, kind: str) -> dict | None:  # noqa: ANN001
+    """The first answer to a retried operation id, looked up before anything else is checked.
+
+    A retry comes exactly when the state has moved on (the hold it sold is
+    closed, the units it took are gone): checking the request first would
+    refuse what was in fact done.
+    """
+    return node.result_of(args.op_id, kind) if args.op_id else None
+
+
 # -- the node file ---------------------------------------------------------------
 
 
@@ -244,7 +255,8 @@ def _status(node, db: Path) -> dict:  # noqa: ANN001
         "terminal": node.terminal,
         "clerk": node.clerk,
         **{k: v for k, v in sync_status(node).items() if k in ("hub", "online", "last_sync_at", "last_error",
-                                                                "pushed_seq", "waiting")},
+                                                                "pushed_seq", "waiting", "sync_stopped",
+                                                                "last_problem")},
     }
 
 
@@ -262,7 +274,9 @@ def cmd_status(args: argparse.Namespace) -> None:
                  ("Link", {True: "online", False: "offline", None: "-"}[st["online"]]),
                  ("Last sync", local_time(st["last_sync_at"]) or "never"),
                  ("Waiting to sync", f"{st['waiting']} ledger entries"),
-                 *([("Last problem", st["last_error"])] if st["last_error"] else [])]))
+                 *([("SYNC STOPPED", st["sync_stopped"])] if st["sync_stopped"] else []),
+                 *([("Last error", st["last_error"])] if st["last_error"] else []),
+                 *([("Last problem", st["last_problem"])] if st["last_problem"] else [])]))
 
 
 def cmd_sync(args: argparse.Namespace) -> None:
@@ -275,11 +289,33 @@ def cmd_sync(args: argparse.Namespace) -> None:
         emit_json(result)
     elif not result["online"]:
         raise FileProblem(f"The hub is out of reach ({result['error']}); sales are kept and sync later.")
-    elif "refused" in result:
-        raise FileProblem(f"The hub refused: {result['error']}")
+    elif "stopped" in result:
+        raise FileProblem(f"Sync is stopped ({result['stopped']}): {result['error']}")
     else:
         print(f"Synced: {result['pushed']} entries pushed, {result['grants']} grants applied, "
               f"{result['releases']} release requests answered, {result['chain']} chain figures updated.")
+
+
+def cmd_recover(args: argparse.Namespace) -> None:
+    from node.runner import SyncStopped, client_for, recover
+    from sync.client import SyncError
+
+    with open_node(args) as node:
+        with client_for(node) as client:
+            try:
+                result = recover(node, client)
+            except SyncStopped as err:
+                node.set_meta(sync_stopped=err.code, last_error=err.message)
+                raise _Refused(err.message) from None
+            except SyncError as err:
+                raise FileProblem(f"The hub could not be asked: {err}") from None
+    if args.json:
+        emit_json(result)
+    elif result["recovered"]:
+        print(f"Recovered {result['recovered']} entries from the hub; the ledger now ends at seq {result['last_seq']}.")
+    else:
+        print(f"Nothing to recover: the hub holds this store's ledger up to seq {result['hub_seq']} and this file "
+              f"up to seq {result['last_seq']}, the same entries.")
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -318,13 +354,15 @@ def _hold_line(node, hold_id: str) -> SaleLine:  # noqa: ANN001
 
 def cmd_sell(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        lines = []
-        for arg in args.codes:
-            code, qty = split_times(arg)
-            r, units = _units(node, code, qty, check_expiry=True)
-            lines.append(SaleLine(r.sku, units, r.unit_price))
-        lines += [_hold_line(node, h) for h in args.hold]
-        result = node.sell(_op_id(args), lines, tender=Tender(args.tender))
+        result = _prior(node, args, "sale")
+        if result is None:
+            lines = []
+            for arg in args.codes:
+                code, qty = split_times(arg)
+                r, units = _units(node, code, qty, check_expiry=True)
+                lines.append(SaleLine(r.sku, units, r.unit_price))
+            lines += [_hold_line(node, h) for h in args.hold]
+            result = node.sell(_op_id(args), lines, tender=Tender(args.tender), confirm_found=args.confirm_found)
         names = {ln["sku"]: node.resolve(ln["sku"]).name for ln in result["lines"]}
         store_name = node.meta().get("store_name", "")
     if args.json:
@@ -380,31 +418,39 @@ def _show(args: argparse.Namespace, result: dict, verb: str, first: str | None =
 
 def cmd_return(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        r, units = _units(node, args.code, args.qty)
-        result = node.return_items(_op_id(args), r.sku, units, resellable=not args.not_resellable,
-                                   receipt=args.receipt, bin_=args.bin)
+        result = _prior(node, args, "return")
+        if result is None:
+            r, units = _units(node, args.code, args.qty)
+            result = node.return_items(_op_id(args), r.sku, units, resellable=not args.not_resellable,
+                                       receipt=args.receipt, bin_=args.bin)
     _show(args, result, "Returned", f"Refund {money(result['refund'])}.")
 
 
 def cmd_receive(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        r, units = _units(node, args.code, args.qty)
-        result = node.receive(_op_id(args), r.sku, units, bin_=args.bin, delivery=args.delivery)
+        result = _prior(node, args, "receive")
+        if result is None:
+            r, units = _units(node, args.code, args.qty)
+            result = node.receive(_op_id(args), r.sku, units, bin_=args.bin, delivery=args.delivery)
     _show(args, result, "Received")
 
 
 def cmd_hold(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        r, units = _units(node, args.code, args.qty, check_expiry=True)
-        minutes = whole(args.minutes, "Minutes")
-        result = node.hold(_op_id(args), r.sku, units, ttl=timedelta(minutes=minutes), customer=args.customer)
+        result = _prior(node, args, "hold")
+        if result is None:
+            r, units = _units(node, args.code, args.qty, check_expiry=True)
+            minutes = whole(args.minutes, "Minutes")
+            if minutes > MAX_HOLD.total_seconds() / 60:
+                raise TooLarge(f"A hold may last at most {MAX_HOLD.days} days, not {minutes} minutes.")
+            result = node.hold(_op_id(args), r.sku, units, ttl=timedelta(minutes=minutes), customer=args.customer)
     _show(args, result, "Held",
           f"Hold {result['hold_id']} until {local_time(result['expires_at'])}.")
 
 
 def cmd_release(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        result = node.release_hold(_op_id(args), args.hold_id)
+        result = _prior(node, args, "hold_release") or node.release_hold(_op_id(args), args.hold_id)
     _show(args, result, "Released", f"Hold {args.hold_id} closed.")
 
 
@@ -421,54 +467,77 @@ def cmd_expire(args: argparse.Namespace) -> None:
 
 def cmd_count(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        r, units = _units(node, args.code, args.counted, "A counted figure", allow_zero=True)
-        result = node.count(_op_id(args), r.sku, args.bin, units)
+        result = _prior(node, args, "count")
+        if result is None:
+            r, units = _units(node, args.code, args.counted, "A counted figure", allow_zero=True)
+            result = node.count(_op_id(args), r.sku, args.bin, units, confirm_found=args.confirm_found)
     _show(args, result, "Counted difference")
 
 
 def cmd_write_off(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        r, units = _units(node, args.code, args.qty)
-        result = node.write_off(_op_id(args), Kind(args.kind), r.sku, units, bin_=args.bin, reason=args.reason)
+        result = _prior(node, args, str(Kind(args.kind)))
+        if result is None:
+            r, units = _units(node, args.code, args.qty)
+            result = node.write_off(_op_id(args), Kind(args.kind), r.sku, units, bin_=args.bin, reason=args.reason)
     _show(args, result, "Wrote off")
 
 
 def cmd_move(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        r, units = _units(node, args.code, args.qty)
-        result = node.move(_op_id(args), r.sku, units, from_bin=args.from_bin, to_bin=args.to_bin)
-    _show(args, result, "Moved", f"Moved {units} of {r.sku} from {args.from_bin} to {args.to_bin}.")
+        result = _prior(node, args, "move")
+        if result is None:
+            r, units = _units(node, args.code, args.qty)
+            result = node.move(_op_id(args), r.sku, units, from_bin=args.from_bin, to_bin=args.to_bin)
+    e = result["entries"][0]
+    _show(args, result, "Moved", f"Moved {e['qty']} of {e['sku']} from {args.from_bin} to {args.to_bin}.")
 
 
 def cmd_transfer_out(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        r, units = _units(node, args.code, args.qty)
         op_id = _op_id(args)
-        result = node.transfer_out(op_id, r.sku, units, to_location=args.to, transfer_id=args.transfer_id,
-                                   bin_=args.bin)
+        result = _prior(node, args, "transfer_out")
+        if result is None:
+            r, units = _units(node, args.code, args.qty)
+            result = node.transfer_out(op_id, r.sku, units, to_location=args.to, transfer_id=args.transfer_id,
+                                       bin_=args.bin)
     result = {"transfer_id": args.transfer_id or op_id, **result}
     _show(args, result, "Sent", f"Transfer {result['transfer_id']} to {args.to}.")
 
 
 def cmd_transfer_in(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        r, units = _units(node, args.code, args.qty)
-        result = node.transfer_in(_op_id(args), args.transfer_id, r.sku, units, from_location=args.from_location,
-                                  bin_=args.bin)
+        result = _prior(node, args, "transfer_in")
+        if result is None:
+            r, units = _units(node, args.code, args.qty)
+            result = node.transfer_in(_op_id(args), args.transfer_id, r.sku, units,
+                                      from_location=args.from_location, bin_=args.bin)
     _show(args, result, "Received", f"Transfer {args.transfer_id} from {args.from_location}.")
 
 
 def cmd_grant(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        r, units = _units(node, args.sku, args.qty)
-        result = node.apply_grant(_op_id(args), args.grant_id, r.sku, units)
+        result = _prior(node, args, "quota_granted")
+        if result is None:
+            # The hub's quantity, always: a typed SKU and quantity are only checked against it.
+            pulled = node.pulled_grant(args.grant_id)
+            if pulled is None:
+                raise UnknownGrant(f"Grant {args.grant_id} has not come from the hub; sync first.")
+            sku, units = pulled.sku, pulled.qty
+            if args.sku is not None:
+                sku = _scan(node, args.sku).sku
+            if args.qty is not None:
+                units = _units(node, sku, args.qty)[1]
+            result = node.apply_grant(_op_id(args), args.grant_id, sku, units)
     _show(args, result, "Granted", f"Grant {args.grant_id} applied.")
 
 
 def cmd_release_quota(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        r, units = _units(node, args.sku, args.qty)
-        result = node.release_quota(_op_id(args), r.sku, units)
+        result = _prior(node, args, "quota_released")
+        if result is None:
+            r, units = _units(node, args.sku, args.qty)
+            result = node.release_quota(_op_id(args), r.sku, units)
     _show(args, result, "Released quota")
 
 
@@ -612,6 +681,8 @@ def build_parser(subparsers: argparse._SubParsersAction | None = None) -> argpar
                    help="how the customer pays (default: cash)")
     p.add_argument("--hold", action="extend", nargs="+", default=[], metavar="HOLD_ID",
                    help="also sell the units of these holds (the customer came)")
+    p.add_argument("--confirm-found", action="store_true",
+                   help="the customer really holds more units than the book shows (found at the till)")
 
     p = _add(sub, "return", cmd_return, "take back units a customer returns, and refund them", common)
     _code_qty(p)
@@ -639,6 +710,8 @@ def build_parser(subparsers: argparse._SubParsersAction | None = None) -> argpar
     p.add_argument("code", metavar="CODE_OR_SKU", help="a barcode (a case code counts packs) or a SKU")
     _bin(p, FLOOR, "the bin counted")
     p.add_argument("counted", metavar="COUNTED", help="how many are there (0 or more)")
+    p.add_argument("--confirm-found", action="store_true",
+                   help="the count really finds far more than the book shows")
 
     for kind, text in ((Kind.DAMAGED, "write off damaged units"), (Kind.EXPIRED, "write off expired units"),
                        (Kind.LOST, "write off lost units")):
@@ -669,10 +742,11 @@ def build_parser(subparsers: argparse._SubParsersAction | None = None) -> argpar
                    help="where they come from, e.g. S002")
     _bin(t, BACK, "where the units go")
 
-    p = _add(sub, "grant", cmd_grant, "apply a hub quota grant by hand (once per grant id)", common)
+    p = _add(sub, "grant", cmd_grant, "apply a quota grant pulled from the hub (once, as the hub sent it)",
+             common)
     p.add_argument("grant_id", metavar="GRANT_ID", help="the hub's grant id")
-    p.add_argument("sku", metavar="SKU", help="the SKU (or a barcode)")
-    p.add_argument("qty", metavar="QTY", help="units granted")
+    p.add_argument("sku", metavar="SKU", nargs="?", help="the SKU (or a barcode), checked against the hub's grant")
+    p.add_argument("qty", metavar="QTY", nargs="?", help="units granted, checked against the hub's grant")
 
     p = _add(sub, "release-quota", cmd_release_quota, "give unused quota back to the hub", common)
     p.add_argument("sku", metavar="SKU", help="the SKU (or a barcode)")
@@ -697,6 +771,8 @@ def build_parser(subparsers: argparse._SubParsersAction | None = None) -> argpar
     _add(sub, "status", cmd_status, "show the store, its policy, the ledger and its sync state (online, waiting)",
          common)
     _add(sub, "sync", cmd_sync, "push the ledger to the hub and pull from it, once", common)
+    _add(sub, "recover", cmd_recover, "a node restored from an old copy: get the entries it lacks back from the hub",
+         common)
     p = _add(sub, "run", cmd_run, "keep syncing: push shortly after each sale, pull on an interval", common)
     p.add_argument("--pull-every", type=float, default=10.0, metavar="SECONDS",
                    help="how often to pull grants, release requests and the chain picture (default 10)")

@@ -5,8 +5,15 @@
     │   ├── BadBarcode              unreadable scan or wrong check digit
     │   ├── UnknownSku              no such item in this store's catalog
     │   ├── BadQuantity             zero, negative or not a whole number
+    │   │   └── TooLarge            past a bound (units per line, a price, a hold's time)
+    │   ├── BadText                 an id, name or note too long (or not text)
     │   ├── ExpiredItem             a perishable scanned past its expiry date
-    │   └── BadReceipt              no such receipt, or more returned than sold
+    │   ├── BadReceipt              no such receipt, or more returned than sold
+    │   ├── ConfirmFound            more units found than the book explains, unconfirmed
+    │   ├── UnknownTransfer         a transfer in this node has not heard of (sync first)
+    │   ├── TransferMismatch        a transfer in that differs from the hub's transfer
+    │   ├── UnknownGrant            a grant this node has not pulled
+    │   └── GrantMismatch           a grant that differs from the one the hub sent
     ├── QuotaExceeded               past the store's quota under `strict`, or a hold
     │                               / release / transfer larger than what is free
     ├── NotOnHand                   more than the book shows in that bin
@@ -46,6 +53,34 @@ class UnknownSku(BadInput):
 
 class BadQuantity(BadInput):
     code = "bad_quantity"
+
+
+class TooLarge(BadQuantity):
+    code = "too_large"
+
+
+class BadText(BadInput):
+    code = "bad_text"
+
+
+class ConfirmFound(BadInput):
+    code = "confirm_found"
+
+
+class UnknownTransfer(BadInput):
+    code = "unknown_transfer"
+
+
+class TransferMismatch(BadInput):
+    code = "transfer_mismatch"
+
+
+class UnknownGrant(BadInput):
+    code = "unknown_grant"
+
+
+class GrantMismatch(BadInput):
+    code = "grant_mismatch"
 
 
 class ExpiredItem(BadInput):

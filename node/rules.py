@@ -19,14 +19,31 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from node.bounds import (
+    DEFAULT_LIMITS,
+        MAX_NOTE,
+    MAX_UNITS,
+    Limits,
+    check_counted,
+    check_price,
+    check_qty,
+    check_text,
+    check_ttl,
+    found_needs_confirming,
+)
 from node.errors import (
     AlreadyApplied,
     BadQuantity,
     BadReceipt,
+    ConfirmFound,
+    GrantMismatch,
     HoldUnavailable,
     NotOnHand,
     QuotaExceeded,
+    TransferMismatch,
+    UnknownGrant,
     UnknownSku,
+    UnknownTransfer,
 )
 
 FLOOR = "floor"
@@ -167,14 +184,6 @@ def apply_change(b: Balance, c: Change) -> None:
 # -- checks ---------------------------------------------------------------
 
 
-def check_qty(qty: object, what: str = "Quantity") -> int:
-    if isinstance(qty, bool) or not isinstance(qty, int):
-        raise BadQuantity(f"{what} must be a whole number of units, not {qty!r}.")
-    if qty <= 0:
-        raise BadQuantity(f"{what} must be at least 1, not {qty}.")
-    return qty
-
-
 def check_bin(bin_: str) -> str:
     if bin_ not in BINS:
         raise BadQuantity(f"Bin {bin_!r} does not exist here; use one of: {', '.join(BINS)}.")
@@ -204,6 +213,14 @@ def _take_from_bin(b: Balance, qty: int, bin_: str) -> tuple[tuple[str, int], ..
     return ((bin_, -qty),)
 
 
+def _keep_holds_backed(b: Balance, leaving: int, doing: str) -> None:
+    """Units leaving without a sale may not take those held for customers (their holds go first)."""
+    if leaving > 0 and b.on_hand - leaving < b.held:
+        raise NotOnHand(
+            f"{doing} {leaving} of {b.sku} would take units held for customers (only "
+            f"{max(b.on_hand - b.held, 0)} are not held); release or sell those holds first.")
+
+
 def _quota_cover(b: Balance, qty: int) -> tuple[int, int]:
     """How much of `qty` leaving the store the quota covers, and what is over-quota."""
     covered = min(b.quota, qty)
@@ -221,6 +238,54 @@ class SaleLine:
     hold_id: str | None = None
 
 
+@dataclass(frozen=True)
+class TillCheck:
+    """What selling `qty` units of one SKU (not from a hold) means for the store's book.
+
+    The till asks this before it adds a line (to warn the clerk, or ask) and
+    the sale asks it again when it is written, so both decide alike.
+    """
+
+    qty: int
+    book: int  # on hand, as the book says
+    free: int  # on hand and not held for a customer: the most that may leave without taking a promise
+    found: int  # units the book lacks, in the customer's hand: recorded as found at the till
+    over_quota: int  # units past the quota (after what was found joins it)
+    refusal: str | None = None  # strict policy: why this cannot be sold
+    refusal_is_quota: bool = True  # the refusal is about quota (else about units on hand)
+
+    @property
+    def confirm_found(self) -> bool:
+        """Found units too many to take on the clerk's word alone (see node.bounds)."""
+        return found_needs_confirming(self.found, self.book)
+
+    def found_message(self, sku: str) -> str:
+        return (f"Selling {self.qty} of {sku} finds {self.found} more than the book has ({self.book} on hand, "
+                f"{self.book - max(self.free, 0)} of them held); if they really are in the customer's hand, "
+                f"confirm it (at the command line: --confirm-found).")
+
+
+def till_check(b: Balance, qty: int, policy: Policy | str) -> TillCheck:
+    """How a sale of `qty` in-hand units of `b` is covered: quota, found at the till, over quota.
+
+    Held units are promised to another customer: a sale never takes them,
+    so what the book cannot cover from its unheld units was found at the till.
+    """
+    free = b.on_hand - b.held
+    if Policy(policy) is Policy.STRICT:
+        if qty > free:
+            return TillCheck(qty, b.on_hand, free, 0, max(qty - b.quota, 0),
+                             f"The book shows only {max(free, 0)} of {b.sku} in the store, not {qty} (held units "
+                             f"are promised to customers); count the shelf first.", refusal_is_quota=False)
+        if qty > b.quota:
+            return TillCheck(qty, b.on_hand, free, 0, qty - b.quota,
+                             f"Only {b.quota} of {b.sku} may be sold here without the hub (policy strict); "
+                             f"{qty} asked. Ask the hub for more quota, or sell fewer.")
+        return TillCheck(qty, b.on_hand, free, 0, 0)
+    found = max(qty - max(free, 0), 0)
+    return TillCheck(qty, b.on_hand, free, found, max(qty - b.quota - found, 0))
+
+
 def sell(
     balances: Mapping[str, Balance],
     lines: list[SaleLine],
@@ -230,17 +295,23 @@ def sell(
     tender: Tender,
     holds: Mapping[str, Hold] | None = None,
     now: datetime | None = None,
+    confirm_found: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Plan:
     """A sale of one or more lines. A line naming a hold sells the held units."""
     if not lines:
         raise BadQuantity("A sale needs at least one line.")
+    if len(lines) > limits.max_line_qty:
+        raise BadQuantity(f"A sale may have at most {limits.max_line_qty} lines, not {len(lines)}.")
     policy = Policy(policy)  # "strict" as a plain string must not be read as in-hand (`is` below)
     holds = holds or {}
+    check_text(receipt, "A receipt number")
     plan = Plan.over(balances, {ln.sku for ln in lines})
     for ln in lines:
-        check_qty(ln.qty)
-        if isinstance(ln.unit_price, bool) or not isinstance(ln.unit_price, int) or ln.unit_price < 0:
-            raise BadQuantity(f"Price of {ln.sku} must be a whole number of minor units, not {ln.unit_price!r}.")
+        check_qty(ln.qty, most=limits.max_line_qty)
+        check_price(ln.unit_price, ln.sku)
+        if ln.hold_id is not None:
+            check_text(ln.hold_id, "A hold id")
         b = plan.balances[ln.sku]
         detail = {"receipt": receipt, "tender": str(tender), "unit_price": ln.unit_price}
         if ln.hold_id is not None:
@@ -254,19 +325,18 @@ def sell(
                              detail={**detail, "hold_id": hold.hold_id}))
             plan.closed_holds.append((hold.hold_id, Kind.HOLD_CONVERTED))
             continue
-        if b.on_hand < ln.qty and policy is Policy.IN_HAND:
+        check = till_check(b, ln.qty, policy)
+        if check.refusal:
+            raise (QuotaExceeded if check.refusal_is_quota else NotOnHand)(check.refusal)
+        if check.found:
+            if check.confirm_found and not confirm_found:
+                raise ConfirmFound(check.found_message(ln.sku))
             # The customer holds a unit the book does not know: the book was short. The
             # unit is new supply nobody was promised, so it joins the quota, then sells.
-            found = ln.qty - max(b.on_hand, 0)
-            plan.post(Change(Kind.COUNT, ln.sku, found, ((FLOOR, found),), quota_delta=found,
+            plan.post(Change(Kind.COUNT, ln.sku, check.found, ((FLOOR, check.found),), quota_delta=check.found,
                              detail={"found_at_till": True, "receipt": receipt}))
         bins = _take_from_bins(b, ln.qty, FLOOR)
         quota_delta, over = _quota_cover(b, ln.qty)
-        if over and policy is Policy.STRICT:
-            raise QuotaExceeded(
-                f"Only {b.quota} of {ln.sku} may be sold here without the hub (policy strict); "
-                f"{ln.qty} asked. Ask the hub for more quota, or sell fewer."
-            )
         plan.post(Change(Kind.SALE, ln.sku, ln.qty, bins, quota_delta=quota_delta, over_quota=over,
                          ref=receipt, amount=ln.qty * ln.unit_price, detail=detail))
     return plan
@@ -291,10 +361,14 @@ def return_items(
     receipt: str | None = None,
     sold: Sold | None = None,
     bin_: str = BACK,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Plan:
     """A customer brings units back. Resellable units are new supply: they join the quota."""
-    check_qty(qty)
+    check_qty(qty, most=limits.max_line_qty)
     check_bin(bin_)
+    check_price(unit_price, sku)
+    if receipt is not None:
+        check_text(receipt, "A receipt number")
     plan = Plan.over(balances, [sku])
     if receipt is not None:
         if sold is None:
@@ -316,10 +390,13 @@ def return_items(
 
 
 def receive(balances: Mapping[str, Balance], sku: str, qty: int, *, bin_: str = BACK,
-            delivery: str | None = None, detail: Mapping[str, object] | None = None) -> Plan:
+            delivery: str | None = None, detail: Mapping[str, object] | None = None,
+            limits: Limits = DEFAULT_LIMITS) -> Plan:
     """A delivery: new physical supply joins the store's quota at once."""
-    check_qty(qty)
+    check_qty(qty, most=limits.max_line_qty)
     check_bin(bin_)
+    if delivery is not None:
+        check_text(delivery, "A delivery note's reference")
     plan = Plan.over(balances, [sku])
     plan.post(Change(Kind.RECEIVE, sku, qty, ((bin_, qty),), quota_delta=qty, ref=delivery,
                      detail=dict(detail or {})))
@@ -327,11 +404,12 @@ def receive(balances: Mapping[str, Balance], sku: str, qty: int, *, bin_: str = 
 
 
 def place_hold(balances: Mapping[str, Balance], hold_id: str, sku: str, qty: int, *, now: datetime,
-               ttl: timedelta, customer: str = "") -> Plan:
+               ttl: timedelta, customer: str = "", limits: Limits = DEFAULT_LIMITS) -> Plan:
     """Put units aside for a customer, out of the store's quota."""
-    check_qty(qty)
-    if ttl <= timedelta(0):
-        raise BadQuantity(f"A hold must last a while, not {ttl}.")
+    check_qty(qty, most=limits.max_line_qty)
+    check_text(hold_id, "A hold id")
+    check_text(customer, "A customer's name", empty_ok=True)
+    check_ttl(ttl)
     plan = Plan.over(balances, [sku])
     b = plan.balances[sku]
     if qty > b.quota:
@@ -380,20 +458,28 @@ def expire_holds(balances: Mapping[str, Balance], holds: Mapping[str, Hold], *, 
     return plan
 
 
-def count(balances: Mapping[str, Balance], sku: str, bin_: str, counted: int) -> Plan:
+def count(balances: Mapping[str, Balance], sku: str, bin_: str, counted: int, *, confirm_found: bool = False,
+          limits: Limits = DEFAULT_LIMITS) -> Plan:
     """A counted figure replaces the book's; the difference is recorded.
 
     Units found join the quota (nobody else can have promised them); units
     missing come out of the quota first, the rest is over-quota for the hub.
+    Far more found than the book had must be confirmed (a typo must not
+    invent stock), and a count may not leave fewer units than are held for
+    customers: those holds are released or sold first, so no promise is left
+    without a unit behind it.
     """
     check_bin(bin_)
-    if isinstance(counted, bool) or not isinstance(counted, int) or counted < 0:
-        raise BadQuantity(f"A counted figure must be a whole number of 0 or more, not {counted!r}.")
+    check_counted(counted, most=limits.max_counted)
     plan = Plan.over(balances, [sku])
     b = plan.balances[sku]
     book = b.bins.get(bin_, 0)
     diff = counted - book
     detail = {"book": book, "counted": counted}
+    if diff > 0 and found_needs_confirming(diff, book) and not confirm_found:
+        raise ConfirmFound(f"Counting {counted} of {sku} in the {bin_} bin finds {diff} more than the book's "
+                           f"{book}; if that is right, confirm the count (at the command line: --confirm-found).")
+    _keep_holds_backed(b, -diff, "Counting away")
     if diff >= 0:
         plan.post(Change(Kind.COUNT, sku, diff, ((bin_, diff),), quota_delta=diff, detail=detail))
     else:
@@ -404,23 +490,26 @@ def count(balances: Mapping[str, Balance], sku: str, bin_: str, counted: int) ->
 
 
 def write_off(balances: Mapping[str, Balance], kind: Kind, sku: str, qty: int, *, bin_: str = FLOOR,
-              reason: str = "") -> Plan:
+              reason: str = "", limits: Limits = DEFAULT_LIMITS) -> Plan:
     """Damaged, expired or lost units leave without a sale, out of the quota first."""
     if kind not in WRITE_OFFS:
         raise ValueError(f"{kind} is not a write-off")
-    check_qty(qty)
+    check_qty(qty, most=limits.max_line_qty)
     check_bin(bin_)
+    check_text(reason, "A write-off's note", most=MAX_NOTE, empty_ok=True)
     plan = Plan.over(balances, [sku])
     b = plan.balances[sku]
     bins = _take_from_bin(b, qty, bin_)
+    _keep_holds_backed(b, qty, "Writing off")
     quota_delta, over = _quota_cover(b, qty)
     plan.post(Change(kind, sku, qty, bins, quota_delta=quota_delta, over_quota=over,
                      detail={"reason": reason} if reason else {}))
     return plan
 
 
-def move(balances: Mapping[str, Balance], sku: str, qty: int, *, from_bin: str, to_bin: str) -> Plan:
-    check_qty(qty)
+def move(balances: Mapping[str, Balance], sku: str, qty: int, *, from_bin: str, to_bin: str,
+         limits: Limits = DEFAULT_LIMITS) -> Plan:
+    check_qty(qty, most=limits.max_line_qty)
     check_bin(from_bin)
     check_bin(to_bin)
     if from_bin == to_bin:
@@ -432,15 +521,22 @@ def move(balances: Mapping[str, Balance], sku: str, qty: int, *, from_bin: str, 
 
 
 def transfer_out(balances: Mapping[str, Balance], transfer_id: str, sku: str, qty: int, *, to_location: str,
-                 hub_ordered: bool = False, bin_: str = BACK) -> Plan:
+                 hub_ordered: bool = False, bin_: str = BACK, limits: Limits = DEFAULT_LIMITS) -> Plan:
     """Units leave for another location: from the hub share if the hub ordered it, else from quota."""
-    check_qty(qty)
+    check_qty(qty, most=limits.max_line_qty)
     check_bin(bin_)
+    check_text(transfer_id, "A transfer id")
+    check_text(to_location, "A destination")
     plan = Plan.over(balances, [sku])
     b = plan.balances[sku]
     bins = _take_from_bins(b, qty, bin_)
     quota_delta = 0
-    if not hub_ordered:
+    if hub_ordered:
+        share = b.on_hand - b.quota - b.held
+        if qty > share:
+            # the store's quota and its customers' holds are promises the hub cannot send away
+            raise QuotaExceeded(f"Only {max(share, 0)} of {sku} here are the hub's to send; {qty} asked.")
+    else:
         if qty > b.quota:
             raise QuotaExceeded(f"Only {b.quota} of {sku} are this store's to send; {qty} asked.")
         quota_delta = -qty
@@ -449,25 +545,71 @@ def transfer_out(balances: Mapping[str, Balance], transfer_id: str, sku: str, qt
     return plan
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """A transfer to this store as the hub described it in a pull."""
+
+    transfer_id: str
+    sku: str
+    qty: int
+    from_location: str
+
+
 def transfer_in(balances: Mapping[str, Balance], transfer_id: str, sku: str, qty: int, *, from_location: str,
-                already_applied: bool, bin_: str = BACK) -> Plan:
-    """Units arrive from another location and join this store's quota."""
+                expected: Incoming | None, already_applied: bool, bin_: str = BACK) -> Plan:
+    """Units arrive from another location and join this store's quota.
+
+    Only a transfer the hub told this node about, received as the hub
+    described it: units received against nothing, or more than were sent,
+    would be stock no one ever had.
+    """
     if already_applied:
         raise AlreadyApplied(f"Transfer {transfer_id} was already received here.")
-    check_qty(qty)
+    check_qty(qty, most=MAX_UNITS)
     check_bin(bin_)
+    check_text(transfer_id, "A transfer id")
+    if expected is None:
+        raise UnknownTransfer(f"Transfer {transfer_id} is not known here yet; sync with the hub first "
+                              f"(or receive the units as a delivery).")
+    wrong = [f"{what} {got} (the hub sent {want})" for what, got, want in (
+        ("SKU", sku, expected.sku), ("quantity", qty, expected.qty), ("source", from_location, expected.from_location))
+        if got != want]
+    if wrong:
+        raise TransferMismatch(f"Transfer {transfer_id} does not match the hub's: {'; '.join(wrong)}. "
+                               f"Nothing was received.")
     plan = Plan.over(balances, [sku])
     plan.post(Change(Kind.TRANSFER_IN, sku, qty, ((bin_, qty),), quota_delta=qty, ref=transfer_id,
                      detail={"from": from_location}))
     return plan
 
 
+@dataclass(frozen=True)
+class PulledGrant:
+    """A quota grant as the hub sent it: its quantity is the hub's, not anyone's at the node."""
+
+    grant_id: str
+    sku: str
+    qty: int
+
+
+def grant_news(known: PulledGrant | None, pulled: PulledGrant) -> str:
+    """'new', 'repeat', or 'conflict': a grant id seen before is a repeat only with the same content."""
+    if known is None:
+        return "new"
+    return "repeat" if (known.sku, known.qty) == (pulled.sku, pulled.qty) else "conflict"
+
+
 def apply_grant(balances: Mapping[str, Balance], grant_id: str, sku: str, qty: int, *,
-                already_applied: bool) -> Plan:
-    """The hub gave up `qty` of its share here; it becomes quota (once per grant id)."""
+                pulled: PulledGrant | None, already_applied: bool) -> Plan:
+    """The hub gave up `qty` of its share here; it becomes quota (once per grant, as the hub sent it)."""
+    check_qty(qty, most=MAX_UNITS)
+    if pulled is None:
+        raise UnknownGrant(f"Grant {grant_id} has not come from the hub; sync first.")
+    if (sku, qty) != (pulled.sku, pulled.qty):
+        raise GrantMismatch(f"Grant {grant_id} is for {pulled.qty} of {pulled.sku} as the hub sent it, "
+                            f"not {qty} of {sku}. Nothing was applied.")
     if already_applied:
         raise AlreadyApplied(f"Grant {grant_id} was already applied here.")
-    check_qty(qty)
     plan = Plan.over(balances, [sku])
     plan.post(Change(Kind.QUOTA_GRANTED, sku, qty, (), quota_delta=qty, ref=grant_id))
     return plan
@@ -481,7 +623,10 @@ def release_quota(balances: Mapping[str, Balance], release_id: str, sku: str, as
     knows the request is closed; a release on the store's own initiative needs
     something to release.
     """
-    check_qty(asked)
+    check_qty(asked, most=MAX_UNITS)
+    check_text(release_id, "A release id")
+    if request_id is not None:
+        check_text(request_id, "A release request id")
     plan = Plan.over(balances, [sku])
     b = plan.balances[sku]
     released = min(asked, b.quota)

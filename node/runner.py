@@ -9,15 +9,18 @@ and a release request is answered under an operation id made from its id.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+
+from pydantic import ValidationError
 
 from node import rules
-from node.errors import AlreadyApplied, StoreError
-from node.service import Node, stamp
+from node.bounds import MAX_ID
+from node.errors import AlreadyApplied, BadInput, StoreError
+from node.service import Clock, Node, stamp
 from sync.client import HubClient, Offline, Refused
 from sync.models import MAX_BATCH, LedgerEntry, PushBatch, StoreOpening
 
@@ -26,10 +29,85 @@ log = logging.getLogger("backroom.node.runner")
 PUSH_BATCH = 500
 
 
+class SyncStopped(Exception):
+    """The node will not push until something changes; `code` for programs, `message` for people."""
+
+    code = "stopped"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BehindHub(SyncStopped):
+    """The hub holds more of this store's ledger than its file: it was restored from an old copy."""
+
+    code = "behind_hub"
+
+    def __init__(self, local: int, hub: int) -> None:
+        super().__init__(f"Restored behind the hub: this store's ledger ends at seq {local} but the hub holds it "
+                         f"up to seq {hub}; pushing is stopped until the missing entries are recovered from the "
+                         f"hub (`backroom node recover`).")
+        self.local, self.hub = local, hub
+
+
+class Diverged(SyncStopped):
+    """Entries under sequences the hub holds differ from the hub's: only ops can sort that out."""
+
+    code = "diverged"
+
+    def __init__(self, seq: int, detail: str = "") -> None:
+        super().__init__(f"Diverged from the hub: this store's entry {seq} differs from the hub's copy "
+                         f"(new entries were written under sequences the hub already holds{detail}); pushing is "
+                         f"stopped and ops are told. Restore this store from the hub into a new file.")
+        self.seq = seq
+
+
+class BadEntry(SyncStopped):
+    code = "bad_entry"
+
+
+# Stopped states that no push may pass: pushing would skip or overwrite entries.
+BLOCKING = (BehindHub.code, Diverged.code)
+
+
+def _entries(rows: list[dict]) -> list[LedgerEntry]:
+    try:
+        return [LedgerEntry(**r) for r in rows]
+    except ValidationError as err:
+        first = err.errors()[0]
+        seq = next((r["seq"] for r in rows if not _valid(r)), rows[0]["seq"])
+        raise BadEntry(f"Ledger entry {seq} cannot be sent to the hub ({'.'.join(map(str, first['loc']))}: "
+                       f"{first['msg']}); sync is stopped at it.") from None
+
+
+def _valid(row: dict) -> bool:
+    try:
+        LedgerEntry(**row)
+    except ValidationError:
+        return False
+    return True
+
+
+def _check_position(node: Node, hub_next: int | None) -> None:
+    """The hub expecting a sequence past this file's next one means the file is an old copy."""
+    if hub_next is not None and hub_next - 1 > node.last_seq():
+        raise BehindHub(node.last_seq(), hub_next - 1)
+
+
+def _refuse_if_stopped(node: Node) -> None:
+    m = node.meta()
+    if m.get("sync_stopped") in BLOCKING:
+        err = SyncStopped(m.get("last_error") or "Sync is stopped.")
+        err.code = m["sync_stopped"]
+        raise err
+
+
 def push(node: Node, client: HubClient, *, batch: int = PUSH_BATCH) -> int:
     """Send every entry the hub lacks, in order and in bounded batches. Returns entries accepted."""
+    _refuse_if_stopped(node)
     store = node.store_id
-    pushed = int(node.meta().get("pushed_seq", 0))
+    pushed = min(int(node.meta().get("pushed_seq", 0)), node.last_seq())
     accepted = 0
     batch = min(batch, MAX_BATCH)
     while True:
@@ -37,34 +115,90 @@ def push(node: Node, client: HubClient, *, batch: int = PUSH_BATCH) -> int:
         if not rows:
             return accepted
         try:
-            result = client.push(PushBatch(store_id=store, entries=[LedgerEntry(**r) for r in rows]))
+            result = client.push(PushBatch(store_id=store, entries=_entries(rows)))
         except Refused as r:
-            if r.code == "gap" and r.expected_seq is not None and r.expected_seq <= node.last_seq() + 1:
+            if r.code == "gap" and r.expected_seq is not None:
+                _check_position(node, r.expected_seq)
                 # The hub lost nothing we hold: resend from where it says.
                 pushed = r.expected_seq - 1
                 node.set_meta(pushed_seq=str(pushed))
                 continue
+            if r.code == "divergence":
+                raise Diverged(rows[0]["seq"], f"; the hub says: {r.message}") from None
             raise
+        # The hub's next sequence is ours only if we hold everything before it.
+        _check_position(node, result.next_seq)
         accepted += result.accepted
         pushed = result.next_seq - 1
         node.set_meta(pushed_seq=str(pushed), last_push_at=stamp(node.clock()))
 
 
+def recover(node: Node, client: HubClient) -> dict:
+    """Compare this file's ledger with the hub's copy of it; restore the tail the hub holds and the file lacks.
+
+    Only when the file's ledger is a prefix of the hub's copy: then the
+    missing entries are written exactly as the hub holds them. If the file
+    holds entries the hub has differently, it pushes them so that the hub
+    records the divergence for ops, and stops.
+    """
+    store = node.store_id
+    last = node.last_seq()
+    base = min(int(node.meta().get("pushed_seq", 0)), last)  # the hub acknowledged these: they match
+    theirs: dict[int, LedgerEntry] = {}
+    after = base
+    while True:
+        tail = client.ledger_tail(store, after)
+        theirs.update((e.seq, e) for e in tail.entries)
+        if not tail.more or not tail.entries:
+            break
+        after = tail.entries[-1].seq
+    hub_last = tail.next_seq - 1
+    after = base
+    while after < min(last, hub_last) and (rows := node.ledger(after=after, limit=PUSH_BATCH)):
+        for mine in _entries(rows):
+            if mine.seq > hub_last:
+                break
+            if theirs.get(mine.seq) is None or theirs[mine.seq].content_hash() != mine.content_hash():
+                if node.meta().get("sync_stopped") == Diverged.code:
+                    raise Diverged(mine.seq)  # the hub was shown it already; once is enough for ops
+                # The hub records a divergence only when it is shown one: show it, then stop.
+                try:
+                    client.push(PushBatch(store_id=store, entries=_entries(
+                        node.ledger(after=mine.seq - 1, limit=min(PUSH_BATCH, MAX_BATCH)))))
+                except Refused as r:
+                    raise Diverged(mine.seq, f"; the hub says: {r.message}") from None
+                raise Diverged(mine.seq)
+        after = rows[-1]["seq"]
+    restored = 0
+    if hub_last > last:
+        try:
+            restored = node.restore_tail([theirs[seq] for seq in range(last + 1, hub_last + 1)])
+        except (KeyError, BadInput):  # a terminal wrote meanwhile, or the hub's copy moved: compare again
+            raise BehindHub(node.last_seq(), hub_last) from None
+    node.set_meta(sync_stopped="", last_error="", pushed_seq=str(max(hub_last, base)))
+    log.warning("recovered %d entries from the hub (ledger now ends at seq %d)", restored, node.last_seq())
+    return {"recovered": restored, "last_seq": node.last_seq(), "hub_seq": hub_last}
+
+
 def pull(node: Node, client: HubClient) -> dict:
     """Apply grants and answer release requests; keep the chain picture and catalog current."""
     store = node.store_id
-    done = {"grants": 0, "releases": 0, "chain": 0, "catalog": 0}
+    done = {"grants": 0, "releases": 0, "chain": 0, "catalog": 0, "grant_problems": 0}
     while True:
         cursor = int(node.meta().get("pull_cursor", 0))
         resp = client.pull(store, cursor)
-        for g in resp.grants:
+        # Before writing anything: a file behind the hub would write under sequences the hub holds.
+        _check_position(node, resp.next_seq)
+        problems = len(node.problems(limit=1000))
+        for g in node.note_grants(resp.grants):
             try:
-                node.apply_grant(f"grant:{g.grant_id}", g.grant_id, g.sku, g.qty)
+                node.apply_grant(_op_id("grant", g.grant_id), g.grant_id, g.sku, g.qty)
                 done["grants"] += 1
             except AlreadyApplied:
-                pass  # applied before under this grant id: nothing to do
+                pass  # applied before under this grant id, with this content: nothing to do
+        done["grant_problems"] += len(node.problems(limit=1000)) - problems
         for rr in resp.release_requests:
-            node.release_quota(f"release:{rr.request_id}", rr.sku, rr.qty, request_id=rr.request_id)
+            node.release_quota(_op_id("release", rr.request_id), rr.sku, rr.qty, request_id=rr.request_id)
             done["releases"] += 1
         node.record_pull(resp)
         done["chain"] += len(resp.chain_stock)
@@ -74,32 +208,65 @@ def pull(node: Node, client: HubClient) -> dict:
             return done
 
 
+def _op_id(prefix: str, ref: str) -> str:
+    """An operation id made from a hub id, short enough for the wire however long the id."""
+    op_id = f"{prefix}:{ref}"
+    return op_id if len(op_id) <= MAX_ID else f"{prefix}:sha1:{hashlib.sha1(ref.encode()).hexdigest()}"
+
+
+def _sync(node: Node, client: HubClient, with_pull: bool) -> dict:
+    if node.meta().get("sync_stopped") in BLOCKING:
+        recover(node, client)  # raises while the hub and this file still disagree
+    pulled = pull(node, client) if with_pull else {}
+    return {"pushed": push(node, client), **pulled}
+
+
 def sync_once(node: Node, client: HubClient, *, with_pull: bool = True) -> dict:
-    """Push (then pull) once; record whether the hub was reachable (the status bar shows it)."""
+    """Pull (when due) then push, once; record whether the hub was reachable and what stopped sync.
+
+    Pulling first compares the hub's position with this file's before any
+    push; a file found behind the hub recovers the missing tail by itself
+    when its ledger is a prefix of the hub's copy.
+    """
     try:
-        pushed = push(node, client)
-        pulled = pull(node, client) if with_pull else {}
-        if pulled.get("grants") or pulled.get("releases"):
-            pushed += push(node, client)  # the grant and release entries go straight back
+        try:
+            done = _sync(node, client, with_pull)
+        except BehindHub as behind:
+            log.warning("%s", behind.message)
+            node.set_meta(sync_stopped=behind.code, last_error=behind.message)
+            recovered = recover(node, client)
+            done = {**_sync(node, client, with_pull), **recovered}
     except Offline as err:
         node.set_meta(online="0", last_error=str(err))
         return {"online": False, "error": str(err)}
+    except SyncStopped as err:
+        _stopped(node, err.code, err.message)
+        return {"online": True, "stopped": err.code, "error": err.message}
     except Refused as err:
-        node.set_meta(online="1", last_error=f"{err.code}: {err.message}", last_sync_at=stamp(node.clock()))
-        return {"online": True, "refused": err.code, "error": err.message}
-    node.set_meta(online="1", last_error="", last_sync_at=stamp(node.clock()))
-    return {"online": True, "pushed": pushed, **pulled}
+        _stopped(node, "refused", f"The hub refused: {err.code}: {err.message}")
+        return {"online": True, "stopped": "refused", "refused": err.code, "error": err.message}
+    node.set_meta(online="1", last_error="", sync_stopped="", last_sync_at=stamp(node.clock()))
+    return {"online": True, **done}
+
+
+def _stopped(node: Node, code: str, message: str) -> None:
+    log.error("sync stopped (%s): %s", code, message)
+    node.set_meta(online="1", sync_stopped=code, last_error=message, last_sync_at=stamp(node.clock()))
+    node.record_problem(code, None, message)
 
 
 def status(node: Node) -> dict:
     m = node.meta()
     last = node.last_seq()
-    pushed = int(m.get("pushed_seq", 0))
+    pushed = min(int(m.get("pushed_seq", 0)), last)
+    problems = node.problems(limit=1)
     return {
         "store_id": m.get("store_id"), "store_name": m.get("store_name"), "policy": m.get("policy"),
         "hub": m.get("hub_url"), "online": m.get("online") == "1" if m.get("hub_url") else None,
         "last_sync_at": m.get("last_sync_at"), "last_error": m.get("last_error") or None,
+        "sync_stopped": m.get("sync_stopped") or None,
         "last_seq": last, "pushed_seq": pushed, "waiting": last - pushed,
+        "last_problem": problems[0]["message"] if problems else None,
     }
 
 
@@ -134,15 +301,17 @@ class Runner:
     """Pushes shortly after each sale and on an interval, pulls on an interval, expires holds."""
 
     def __init__(self, node_path: str, *, pull_every: float = 10.0, check_every: float = 0.5,
-                 on_sync: Callable[[dict], None] | None = None) -> None:
+                 on_sync: Callable[[dict], None] | None = None, clock: Clock | None = None,
+                 client: HubClient | None = None) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.interval import IntervalTrigger
 
-        self.node = Node(node_path, terminal="sync", clerk="runner")
-        self.client = client_for(self.node)
+        self.node = Node(node_path, terminal="sync", clerk="runner", **({"clock": clock} if clock else {}))
+        self.clock = self.node.clock  # one clock for the schedule and the entries: a simulation replays exactly
+        self.client = client or client_for(self.node)
         self.on_sync = on_sync
         self._lock = threading.Lock()
-        self._last_pull = 0.0
+        self._last_pull: float | None = None
         self.pull_every = pull_every
         self.scheduler = BackgroundScheduler(timezone="UTC")
         # A cheap check every half second: push as soon as a terminal has written something.
@@ -151,9 +320,11 @@ class Runner:
 
     def tick(self) -> dict | None:
         with self._lock:
-            now = datetime.now().timestamp()
+            now = self.clock().timestamp()
             waiting = self.node.last_seq() > int(self.node.meta().get("pushed_seq", 0))
-            due_pull = now - self._last_pull >= self.pull_every
+            # The first tick always pulls: a file just opened may be an old copy, and the pull
+            # compares it with what the hub holds before anything is pushed.
+            due_pull = self._last_pull is None or now - self._last_pull >= self.pull_every
             try:
                 self.node.expire_holds()
             except StoreError as err:  # a hold closed by a terminal meanwhile: next tick
@@ -162,7 +333,13 @@ class Runner:
                 return None
             if due_pull:
                 self._last_pull = now
-            result = sync_once(self.node, self.client, with_pull=due_pull)
+            try:
+                result = sync_once(self.node, self.client, with_pull=due_pull)
+            except Exception as err:  # noqa: BLE001 - the loop must outlive any one failure, and say so
+                log.exception("sync failed")
+                message = f"Sync failed: {err}"
+                self.node.set_meta(sync_stopped="error", last_error=message)
+                result = {"online": None, "stopped": "error", "error": message}
             if self.on_sync:
                 self.on_sync(result)
             log.info("sync %s", json.dumps(result))

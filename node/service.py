@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from node import rules
 from node.barcodes import Scan, parse_scan
+from node.bounds import MAX_TERMINAL, Limits, check_text
 from node.errors import BadInput, ExpiredItem, HoldUnavailable, NotInitialised, UnknownSku
 from node.rules import BACK, FLOOR, Balance, Hold, Kind, Plan, Policy, SaleLine, Tender
 from node.store import backup, immediate, open_node_file
 
 if TYPE_CHECKING:  # the wire's pydantic models cost a CLI call 150 ms to import
-    from sync.models import PullResponse, StoreOpening
+    from sync.models import Grant, LedgerEntry, PullResponse, StoreOpening
 
 Clock = Callable[[], datetime]
 
@@ -116,6 +117,11 @@ class Node:
     def policy(self) -> Policy:
         return Policy(self._identity().get("policy", Policy.IN_HAND))
 
+    @property
+    def limits(self) -> Limits:
+        """The store's bounds on a line's units and a counted figure (meta `max_line_qty`, `max_counted`)."""
+        return Limits.from_meta(self._identity())
+
     def initialise(self, *, store_id: str, name: str, policy: Policy, items: Iterable[Mapping[str, Any]],
                    stock: Iterable[tuple[str, str, int, int]], locations: Iterable[tuple[str, str, str]] = ()) -> None:
         """Load a store: its catalog, and per SKU (sku, bin, on_hand, quota) from fixtures or the hub.
@@ -180,16 +186,31 @@ class Node:
             raise BadInput("Every operation needs an operation id made by its caller.")
         store_id = self.store_id
         with immediate(self.conn) as c:
+            # The id first, before any check of the request: a retry must get the first answer
+            # even when the state it checked has moved on (a hold already sold, say).
             done = c.execute("SELECT kind, result FROM operations WHERE op_id = ?", (op_id,)).fetchone()
             if done is not None:
                 if done["kind"] != kind:
                     raise BadInput(f"Operation id {op_id} was already used for a {done['kind']}, not a {kind}.")
                 return json.loads(done["result"])
+            # What goes into every entry must fit the wire, or the entry would stop the store's sync.
+            check_text(op_id, "An operation id")
+            check_text(self.terminal, "A terminal id", most=MAX_TERMINAL)
+            check_text(self.clerk, "A clerk's name")
             now = self.clock()
             result = {"op_id": op_id, "store_id": store_id, **work(c, now)}
             c.execute("INSERT INTO operations (op_id, kind, result, at) VALUES (?, ?, ?, ?)",
                       (op_id, kind, json.dumps(result), result.get("at") or stamp(now)))
         return result
+
+    def result_of(self, op_id: str, kind: str) -> dict | None:
+        """The recorded result of an operation id, if it was done: an edge asks before it checks anything."""
+        row = self.conn.execute("SELECT kind, result FROM operations WHERE op_id = ?", (op_id,)).fetchone()
+        if row is None:
+            return None
+        if row["kind"] != kind:
+            raise BadInput(f"Operation id {op_id} was already used for a {row['kind']}, not a {kind}.")
+        return json.loads(row["result"])
 
     def _balances(self, c: sqlite3.Connection, skus: Iterable[str]) -> dict[str, Balance]:
         skus = list(dict.fromkeys(skus))
@@ -260,9 +281,12 @@ class Node:
 
     # -- operations --------------------------------------------------------
 
-    def sell(self, op_id: str, lines: list[SaleLine], tender: Tender | str = Tender.CASH) -> dict:
+    def sell(self, op_id: str, lines: list[SaleLine], tender: Tender | str = Tender.CASH, *,
+             confirm_found: bool = False) -> dict:
+        """A sale; `confirm_found` is the clerk's word that units far past the book are really in hand."""
         tender = Tender(tender)
         policy = self.policy
+        limits = self.limits
 
         def work(c: sqlite3.Connection, now: datetime) -> dict:
             n = c.execute(
@@ -273,7 +297,8 @@ class Node:
             hold_ids = [ln.hold_id for ln in lines if ln.hold_id]
             holds = self._open_holds(c, hold_ids) if hold_ids else {}
             plan = rules.sell(self._balances(c, [ln.sku for ln in lines]), lines, policy=policy,
-                              receipt=receipt, tender=tender, holds=holds, now=now)
+                              receipt=receipt, tender=tender, holds=holds, now=now, confirm_found=confirm_found,
+                              limits=limits)
             posted = self._posted(c, plan, op_id, now)
             return {"receipt": receipt, "tender": str(tender), "total": sum(p.change.amount for p in plan.entries),
                     "lines": [{"sku": ln.sku, "qty": ln.qty, "unit_price": ln.unit_price, "hold_id": ln.hold_id}
@@ -295,18 +320,19 @@ class Node:
                     sold = rules.Sold(row[0], row[1], row[2] or 0)
             price = self._price(c, sku)
             plan = rules.return_items(self._balances(c, [sku]), sku, qty, resellable=resellable,
-                                      unit_price=price, receipt=receipt, sold=sold, bin_=bin_)
+                                      unit_price=price, receipt=receipt, sold=sold, bin_=bin_, limits=self.limits)
             return {"refund": -plan.entries[0].change.amount, **self._posted(c, plan, op_id, now)}
 
         return self._run(op_id, "return", work)
 
     def receive(self, op_id: str, sku: str, qty: int, *, bin_: str = BACK, delivery: str | None = None) -> dict:
-        return self._simple(op_id, "receive", lambda c, now, b: rules.receive(b, sku, qty, bin_=bin_, delivery=delivery),
-                            [sku])
+        return self._simple(op_id, "receive", lambda c, now, b: rules.receive(b, sku, qty, bin_=bin_, delivery=delivery,
+                                                                           limits=self.limits), [sku])
 
     def hold(self, op_id: str, sku: str, qty: int, *, ttl: timedelta = timedelta(hours=2), customer: str = "") -> dict:
         def work(c: sqlite3.Connection, now: datetime) -> dict:
-            plan = rules.place_hold(self._balances(c, [sku]), op_id, sku, qty, now=now, ttl=ttl, customer=customer)
+            plan = rules.place_hold(self._balances(c, [sku]), op_id, sku, qty, now=now, ttl=ttl, customer=customer,
+                                    limits=self.limits)
             h = plan.opened_holds[0]
             return {"hold_id": h.hold_id, "expires_at": stamp(h.expires_at), **self._posted(c, plan, op_id, now)}
 
@@ -341,44 +367,96 @@ class Node:
 
         return self._run(op_id, "hold_expiry", work)
 
-    def count(self, op_id: str, sku: str, bin_: str, counted: int) -> dict:
-        return self._simple(op_id, "count", lambda c, now, b: rules.count(b, sku, bin_, counted), [sku])
+    def count(self, op_id: str, sku: str, bin_: str, counted: int, *, confirm_found: bool = False) -> dict:
+        """A shelf count; `confirm_found` is the clerk's word that far more than the book is really there."""
+        return self._simple(op_id, "count", lambda c, now, b: rules.count(
+            b, sku, bin_, counted, confirm_found=confirm_found, limits=self.limits), [sku])
 
     def write_off(self, op_id: str, kind: Kind | str, sku: str, qty: int, *, bin_: str = FLOOR,
                   reason: str = "") -> dict:
         kind = Kind(kind)
         return self._simple(op_id, str(kind),
-                            lambda c, now, b: rules.write_off(b, kind, sku, qty, bin_=bin_, reason=reason), [sku])
+                            lambda c, now, b: rules.write_off(b, kind, sku, qty, bin_=bin_, reason=reason,
+                                                              limits=self.limits), [sku])
 
     def move(self, op_id: str, sku: str, qty: int, *, from_bin: str, to_bin: str) -> dict:
         return self._simple(op_id, "move",
-                            lambda c, now, b: rules.move(b, sku, qty, from_bin=from_bin, to_bin=to_bin), [sku])
+                            lambda c, now, b: rules.move(b, sku, qty, from_bin=from_bin, to_bin=to_bin,
+                                                         limits=self.limits), [sku])
 
     def transfer_out(self, op_id: str, sku: str, qty: int, *, to_location: str, transfer_id: str | None = None,
                      hub_ordered: bool = False, bin_: str = BACK) -> dict:
         return self._simple(
             op_id, "transfer_out",
             lambda c, now, b: rules.transfer_out(b, transfer_id or op_id, sku, qty, to_location=to_location,
-                                                 hub_ordered=hub_ordered, bin_=bin_), [sku])
+                                                 hub_ordered=hub_ordered, bin_=bin_, limits=self.limits), [sku])
 
     def transfer_in(self, op_id: str, transfer_id: str, sku: str, qty: int, *, from_location: str,
                     bin_: str = BACK) -> dict:
+        """Receive a transfer the hub told this node about (a pull), exactly as it was sent."""
         def plan(c: sqlite3.Connection, now: datetime, b: dict[str, Balance]) -> Plan:
-            applied = self._applied(c, Kind.TRANSFER_IN, transfer_id)
-            p = rules.transfer_in(b, transfer_id, sku, qty, from_location=from_location, already_applied=applied,
-                                  bin_=bin_)
+            row = c.execute("SELECT transfer_id, sku, qty, from_location, status FROM incoming_transfers "
+                            "WHERE transfer_id = ?", (transfer_id,)).fetchone()
+            expected = rules.Incoming(row[0], row[1], row[2], row[3]) if row else None
+            applied = self._applied(c, Kind.TRANSFER_IN, transfer_id) or (row is not None and row[4] == "received")
+            p = rules.transfer_in(b, transfer_id, sku, qty, from_location=from_location, expected=expected,
+                                  already_applied=applied, bin_=bin_)
             c.execute("UPDATE incoming_transfers SET status = 'received' WHERE transfer_id = ?", (transfer_id,))
             return p
 
         return self._simple(op_id, "transfer_in", plan, [sku])
 
     def apply_grant(self, op_id: str, grant_id: str, sku: str, qty: int) -> dict:
-        """A quota grant pulled from the hub, applied once by grant id (a second time is refused)."""
-        return self._simple(
-            op_id, "quota_granted",
-            lambda c, now, b: rules.apply_grant(b, grant_id, sku, qty,
-                                                already_applied=self._applied(c, Kind.QUOTA_GRANTED, grant_id)),
-            [sku])
+        """A quota grant pulled from the hub, applied once and only as the hub sent it (see note_grants)."""
+        def plan(c: sqlite3.Connection, now: datetime, b: dict[str, Balance]) -> Plan:
+            row = c.execute("SELECT grant_id, sku, qty FROM grants WHERE grant_id = ?", (grant_id,)).fetchone()
+            p = rules.apply_grant(b, grant_id, sku, qty, pulled=rules.PulledGrant(*row) if row else None,
+                                  already_applied=self._applied(c, Kind.QUOTA_GRANTED, grant_id))
+            c.execute("UPDATE grants SET status = 'applied' WHERE grant_id = ?", (grant_id,))
+            return p
+
+        return self._simple(op_id, "quota_granted", plan, [sku])
+
+    def pulled_grant(self, grant_id: str) -> rules.PulledGrant | None:
+        row = self.conn.execute("SELECT grant_id, sku, qty FROM grants WHERE grant_id = ?", (grant_id,)).fetchone()
+        return rules.PulledGrant(*row) if row else None
+
+    def note_grants(self, grants: Iterable[Grant]) -> list[rules.PulledGrant]:
+        """Keep grants as a pull brought them; the ones to apply now (new, or pulled before and not applied).
+
+        A grant id seen before with other content is not a repeat (a hub restored
+        from an old copy can reissue an id): it is recorded as a problem for ops,
+        not applied and not dropped in silence.
+        """
+        with immediate(self.conn) as c:
+            for g in grants:
+                pulled = rules.PulledGrant(g.grant_id, g.sku, g.qty)
+                row = c.execute("SELECT grant_id, sku, qty FROM grants WHERE grant_id = ?", (g.grant_id,)).fetchone()
+                news = rules.grant_news(rules.PulledGrant(*row) if row else None, pulled)
+                if news == "new":
+                    c.execute("INSERT INTO grants (grant_id, sku, qty) VALUES (?, ?, ?)", (g.grant_id, g.sku, g.qty))
+                elif news == "conflict":
+                    self._problem(c, "grant_conflict", g.grant_id,
+                                  f"The hub sent grant {g.grant_id} for {g.qty} of {g.sku}, but this store already "
+                                  f"has grant {g.grant_id} for {row[2]} of {row[1]}; it was not applied. Ask ops.")
+            rows = c.execute("SELECT grant_id, sku, qty FROM grants WHERE status = 'pulled' ORDER BY rowid").fetchall()
+        return [rules.PulledGrant(*r) for r in rows]
+
+    def _problem(self, c: sqlite3.Connection, kind: str, ref: str | None, message: str) -> None:
+        seen = c.execute("SELECT 1 FROM problems WHERE kind = ? AND ref IS ? AND message = ?",
+                         (kind, ref, message)).fetchone()
+        if seen is None:
+            c.execute("INSERT INTO problems (at, kind, ref, message) VALUES (?, ?, ?, ?)",
+                      (stamp(self.clock()), kind, ref, message))
+
+    def record_problem(self, kind: str, ref: str | None, message: str) -> None:
+        """Something the node could not do by itself, kept for the status line and ops (once per message)."""
+        with immediate(self.conn) as c:
+            self._problem(c, kind, ref, message)
+
+    def problems(self, limit: int = 20) -> list[dict]:
+        return [dict(r) for r in self.conn.execute(
+            "SELECT id, at, kind, ref, message FROM problems ORDER BY id DESC LIMIT ?", (limit,))]
 
     def release_quota(self, op_id: str, sku: str, qty: int, *, request_id: str | None = None) -> dict:
         return self._simple(
@@ -546,43 +624,87 @@ class Node:
         """
         if "store_id" in self.meta():
             raise BadInput(f"{self.path} already holds store {self.meta()['store_id']}; restore into a new file.")
-        balances: dict[str, Balance] = {}
-        holds: dict[str, tuple] = {}
-        receipts: dict[str, int] = {}
+        last = opening.ledger[-1].seq if opening.ledger else 0
+        with immediate(self.conn) as c:
+            c.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
+                          [("store_id", opening.store_id), ("store_name", opening.name), ("policy", opening.policy),
+                           ("created_at", stamp(self.clock())), ("pushed_seq", str(last))])
+            self._load_catalog(c, (it.model_dump() for it in opening.catalog))
+            c.executemany("INSERT OR REPLACE INTO locations (id, name, kind) VALUES (?, ?, ?)",
+                          [(loc.id, loc.name, loc.kind) for loc in opening.locations])
+            self._replay(c, opening.ledger)
+        self._meta_cache = None
+
+    def restore_tail(self, entries: list[LedgerEntry]) -> int:
+        """A node restored from an old copy: append the hub's copy of the entries this file lacks.
+
+        The entries must continue this ledger exactly (the next sequences, this
+        store's); they are written as the hub holds them and the state they
+        imply is derived as `restore` does. Returns how many were appended.
+        """
+        if not entries:
+            return 0
+        store_id = self.store_id
+        with immediate(self.conn) as c:
+            last = c.execute("SELECT coalesce(max(seq), 0) FROM ledger").fetchone()[0]
+            seqs = [e.seq for e in entries]
+            if seqs != list(range(last + 1, last + 1 + len(entries))):
+                raise BadInput(f"The hub's entries {seqs[0]}..{seqs[-1]} do not continue this ledger, "
+                               f"which ends at seq {last}.")
+            if any(e.store_id != store_id for e in entries):
+                raise BadInput(f"The hub's entries are not all store {store_id}'s; nothing was restored.")
+            self._replay(c, entries)
+            c.execute("INSERT INTO meta (key, value) VALUES ('pushed_seq', ?) "
+                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(seqs[-1]),))
+        self._meta_cache = None
+        return len(entries)
+
+    def _replay(self, c: sqlite3.Connection, entries: Iterable[LedgerEntry]) -> None:
+        """Write the hub's copy of entries as they are, and the state they imply on top of this file's."""
+        entries = list(entries)
+        balances = self._balances(c, {e.sku for e in entries}) if entries else {}
+        receipts = {r[0]: r[1] for r in c.execute("SELECT terminal, last_receipt FROM terminals")}
+        opened: dict[str, tuple] = {}
+        closed: dict[str, str] = {}
+        grants: list[tuple] = []
+        arrived: list[tuple] = []
         rows = []
-        for e in opening.ledger:
+        for e in entries:
             b = balances.setdefault(e.sku, Balance(e.sku, {FLOOR: 0, BACK: 0}))
             rules.apply_change(b, rules.Change(
                 Kind(e.kind), e.sku, e.qty, ((FLOOR, e.floor_delta), (BACK, e.back_delta)),
                 quota_delta=e.quota_delta, held_delta=e.held_delta, over_quota=e.over_quota))
             if e.kind == Kind.HOLD:
-                holds[e.ref] = (e.ref, e.sku, e.qty, e.detail.get("expires_at"), e.detail.get("customer", ""),
-                                e.terminal, e.clerk)
+                opened[e.ref] = (e.ref, e.sku, e.qty, e.detail.get("expires_at"), e.detail.get("customer", ""),
+                                 e.terminal, e.clerk)
             elif e.kind in (Kind.HOLD_RELEASED, Kind.HOLD_EXPIRED):
-                holds.pop(e.ref, None)
+                closed[e.ref] = str(e.kind).removeprefix("hold_")
             elif e.kind == Kind.HOLD_CONVERTED:
-                holds.pop(e.detail.get("hold_id"), None)
+                closed[e.detail.get("hold_id")] = "converted"
+            elif e.kind == Kind.QUOTA_GRANTED and e.ref:
+                grants.append((e.ref, e.sku, e.qty))
+            elif e.kind == Kind.TRANSFER_IN and e.ref:
+                arrived.append((e.ref, e.detail.get("from", ""), e.sku, e.qty))
             if e.kind in rules.SOLD and e.ref and e.ref.count("-") >= 2:
                 n = int(e.ref.rsplit("-", 1)[1])
                 receipts[e.terminal] = max(receipts.get(e.terminal, 0), n)
             rows.append(tuple(e.model_dump(mode="json")[k] if k != "detail" else json.dumps(e.detail, sort_keys=True)
                               for k in _LEDGER_COLS.replace(" ", "").split(",")))
-        with immediate(self.conn) as c:
-            c.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
-                          [("store_id", opening.store_id), ("store_name", opening.name), ("policy", opening.policy),
-                           ("created_at", stamp(self.clock())), ("pushed_seq", str(len(rows)))])
-            self._load_catalog(c, (it.model_dump() for it in opening.catalog))
-            c.executemany("INSERT OR REPLACE INTO locations (id, name, kind) VALUES (?, ?, ?)",
-                          [(loc.id, loc.name, loc.kind) for loc in opening.locations])
-            c.executemany(_INSERT_LEDGER, rows)
-            c.executemany(_UPSERT_STOCK, [(b.sku, b.bins[FLOOR], b.bins[BACK], b.quota, b.held, b.over_quota)
-                                          for b in balances.values()])
-            c.executemany("INSERT INTO holds (hold_id, sku, qty, expires_at, customer, terminal, clerk) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?)", list(holds.values()))
-            c.executemany("INSERT INTO terminals (terminal, last_receipt) VALUES (?, ?)", list(receipts.items()))
-            c.executemany("INSERT OR IGNORE INTO operations (op_id, kind, result, at) VALUES (?, 'restored', ?, ?)",
-                          [(r[2], json.dumps({"op_id": r[2], "restored": True}), r[18]) for r in rows])
-        self._meta_cache = None
+        c.executemany(_INSERT_LEDGER, rows)
+        c.executemany(_UPSERT_STOCK, [(b.sku, b.bins[FLOOR], b.bins[BACK], b.quota, b.held, b.over_quota)
+                                      for b in balances.values()])
+        c.executemany("INSERT OR IGNORE INTO holds (hold_id, sku, qty, expires_at, customer, terminal, clerk) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?)", list(opened.values()))
+        c.executemany("UPDATE holds SET status = ? WHERE hold_id = ?", [(st, h) for h, st in closed.items()])
+        c.executemany("INSERT INTO terminals (terminal, last_receipt) VALUES (?, ?) ON CONFLICT(terminal) "
+                      "DO UPDATE SET last_receipt = max(last_receipt, excluded.last_receipt)", list(receipts.items()))
+        c.executemany("INSERT INTO grants (grant_id, sku, qty, status) VALUES (?, ?, ?, 'applied') "
+                      "ON CONFLICT(grant_id) DO UPDATE SET status = 'applied'", grants)
+        c.executemany("INSERT INTO incoming_transfers (transfer_id, from_location, sku, qty, status) "
+                      "VALUES (?, ?, ?, ?, 'received') ON CONFLICT(transfer_id) DO UPDATE SET status = 'received'",
+                      arrived)
+        c.executemany("INSERT OR IGNORE INTO operations (op_id, kind, result, at) VALUES (?, 'restored', ?, ?)",
+                      [(r[2], json.dumps({"op_id": r[2], "restored": True}), r[18]) for r in rows])
 
 
 DEFAULT_QUOTA_SHARE = 0.7  # of each SKU's unbuffered stock, the store's to sell offline

@@ -175,6 +175,33 @@ def m003_faster_search_and_fewer_pages(db: Database) -> None:
     )
 
 
+@migrations()
+def m004_grants_and_problems(db: Database) -> None:
+    # Grants as the hub sent them: a grant is applied only with the hub's quantity, and a
+    # grant id seen again is a repeat only if its content is the same. Problems are what
+    # the node could not do by itself (a conflicting grant, a push refused), kept for the
+    # status line and for ops, never silently dropped.
+    db.executescript(
+        """
+        CREATE TABLE grants (
+            grant_id TEXT PRIMARY KEY,
+            sku TEXT NOT NULL,
+            qty INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pulled'
+        );
+        INSERT OR IGNORE INTO grants (grant_id, sku, qty, status)
+            SELECT ref, sku, qty, 'applied' FROM ledger WHERE kind = 'quota_granted' AND ref IS NOT NULL;
+        CREATE TABLE problems (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            ref TEXT,
+            message TEXT NOT NULL
+        );
+        """
+    )
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
     """A connection in autocommit mode: transactions are opened explicitly."""
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)

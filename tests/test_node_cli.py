@@ -60,6 +60,18 @@ def footprint(db: Path) -> tuple:
     )
 
 
+def heard_from_hub(db: Path, *, transfers: tuple = (), grants: tuple = ()) -> None:
+    """What a pull would have told the node: transfers on their way (id, sku, qty, from) and grants (id, sku, qty)."""
+    from node.service import Node
+    from sync.models import Grant, PullResponse, TransferOrder
+
+    with Node(db) as node:
+        node.record_pull(PullResponse(cursor=int(node.meta().get("pull_cursor", 0)), transfers=[
+            TransferOrder(transfer_id=t, sku=sku, qty=n, from_location=src, to_location=node.store_id)
+            for t, sku, n, src in transfers]))
+        node.note_grants([Grant(grant_id=g, grant_no=i, sku=sku, qty=n) for i, (g, sku, n) in enumerate(grants, 1)])
+
+
 def stock(db: Path, sku: str) -> sqlite3.Row:
     return q(db, "SELECT floor, back, quota, held, over_quota FROM stock WHERE sku = ?", sku)[0]
 
@@ -185,6 +197,7 @@ def test_every_write_command(db: Path, plains, cased) -> None:
     """Each write once; four clerks' worth of commands run at the same time on one node file."""
     start = footprint(db)[0]
     a, b, c = plains
+    heard_from_hub(db, transfers=[("TR-9", c["sku"], 4, "S002")], grants=[("G-1", c["sku"], 5)])
 
     def delivery() -> None:
         run("receive", cased["case_gtin"], "2", "--delivery", "DN-1", db=db)  # two cases
@@ -269,6 +282,7 @@ def _wrong_check_digit(gtin: str) -> str:
 def test_bad_input_is_one_sentence_and_writes_nothing(db: Path, plain, case: str) -> None:
     gtin = plain["gtin"]
     if case == "grant twice":
+        heard_from_hub(db, grants=[("G-7", plain["sku"], 1)])
         run("grant", "G-7", plain["sku"], "1", db=db)
     argv, words = {
         "check digit": (["sell", _wrong_check_digit(gtin)], "check digit"),
@@ -350,7 +364,7 @@ def test_every_command_has_help() -> None:
     names = {" ".join(p) for p, _ in commands}
     assert {"init", "sell", "return", "receive", "hold", "release", "expire", "count", "damaged", "expired",
             "lost", "move", "transfer", "transfer out", "transfer in", "grant", "release-quota", "lookup",
-            "search", "ledger", "backup", "status", "sync", "run"} == names
+            "search", "ledger", "backup", "status", "sync", "recover", "run"} == names
     for path, text in commands:
         assert text.strip(), path
         p = run(*path, "--help")

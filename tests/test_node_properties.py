@@ -11,7 +11,12 @@ itself) through every operation, including bad ones. After every step:
 - quota and held never go below zero, anywhere along the way;
 - the open holds add up to `held`;
 - a grant id or a transfer id is applied at most once;
-- under `strict` no sale is over-quota.
+- under `strict` no sale is over-quota;
+- quota + held never exceeds on-hand on any SKU: every unit the store may
+  sell or has promised a customer is a unit on its shelves (grants come as
+  the hub makes them, from its share of the store's book: a grant landing
+  after an over-quota sale the hub has not heard of yet is the one way quota
+  outruns the book, and the hub settles that).
 
 And per operation: a refused one (any StoreError) leaves every table as it
 was; an operation id used again returns the first result and writes nothing.
@@ -33,13 +38,15 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
-from node.errors import AlreadyApplied, StoreError
+from node.bounds import found_needs_confirming
+from node.errors import AlreadyApplied, StoreError, TransferMismatch, UnknownTransfer
 from node.rules import BACK, BINS, FLOOR, Policy, SaleLine
 from node.service import Node
+from sync.models import Grant, PullResponse, TransferOrder
 
 SKUS = ["SKU-MILK", "SKU-SOAP", "SKU-TAPE", "SKU-GLUE"]
 PRICES = {"SKU-MILK": 129, "SKU-SOAP": 350, "SKU-TAPE": 499, "SKU-GLUE": 725}
-TABLES = ("ledger", "stock", "operations", "holds", "terminals", "incoming_transfers")
+TABLES = ("ledger", "stock", "operations", "holds", "terminals", "incoming_transfers", "grants")
 
 skus = st.sampled_from([*SKUS, *SKUS, "SKU-NOPE"])  # now and then one the store does not have
 qtys = st.sampled_from([1, 2, 3, 1, 2, 4, 1, 6, 0, -1])  # now and then a bad one
@@ -58,7 +65,9 @@ class NodeMachine(RuleBasedStateMachine):
         self.holds: dict[str, tuple[str, int]] = {}  # every hold ever placed: sku, qty
         self.receipts: dict[str, set[str]] = {}  # receipt -> SKUs it sold
         self.grants: set[str] = set()
+        self.granted: dict[str, tuple[str, int]] = {}  # what the hub sent under each grant id
         self.transfers_in: set[str] = set()
+        self.sent: dict[str, tuple[str, int]] = {}  # transfers the hub told the node about: sku, qty
 
     # -- helpers ---------------------------------------------------------------
 
@@ -111,6 +120,19 @@ class NodeMachine(RuleBasedStateMachine):
     @rule(lines=st.lists(st.tuples(skus, qtys), min_size=1, max_size=3))
     def sell(self, lines: list[tuple[str, int]]) -> None:
         self.sell_lines([SaleLine(sku, qty, PRICES.get(sku, 100)) for sku, qty in lines])
+
+    @precondition(lambda self: self.holds)
+    @rule(data=st.data(), extra=st.integers(0, 2))
+    def sell_the_shelf(self, data: st.DataObject, extra: int) -> None:
+        """A customer brings as many units as the book shows of a SKU with units on hold, or more.
+
+        The held units are promised: the sale takes only the others, and what
+        it takes beyond them was found at the till.
+        """
+        sku = data.draw(st.sampled_from(sorted({s for s, _ in self.holds.values()})), label="sku")
+        qty = self.on_hand(sku) + extra
+        if qty > 0:
+            self.sell_lines([SaleLine(sku, qty, PRICES[sku])])
 
     @precondition(lambda self: self.holds)
     @rule(lines=st.lists(st.tuples(skus, qtys), max_size=1), data=st.data())
@@ -188,14 +210,22 @@ class NodeMachine(RuleBasedStateMachine):
                                       (now.isoformat(timespec="microseconds"),)).fetchone()[0]
         assert late == 0, "a hold past its time is still open after expiry ran"
 
-    @rule(sku=skus, bin_=bins, counted=st.integers(min_value=-1, max_value=12))
-    def count(self, sku: str, bin_: str, counted: int) -> None:
+    @rule(sku=skus, bin_=bins, counted=st.integers(min_value=-1, max_value=12), confirm=st.booleans())
+    def count(self, sku: str, bin_: str, counted: int, confirm: bool) -> None:
         sure = sku in PRICES and counted >= 0
-        self.attempt(functools.partial(self.node.count, self.op_id(), sku, bin_, counted), must_succeed=sure)
+        if sure:
+            b = self.node.balance(sku)
+            book = b.bins[bin_]
+            sure = (b.on_hand - book + counted >= b.held  # held units are never counted away
+                    and (confirm or not found_needs_confirming(counted - book, book)))
+        self.attempt(functools.partial(self.node.count, self.op_id(), sku, bin_, counted, confirm_found=confirm),
+                     must_succeed=sure)
 
     @rule(kind=st.sampled_from(["damaged", "expired", "lost"]), sku=skus, qty=qtys, bin_=bins)
     def write_off(self, kind: str, sku: str, qty: int, bin_: str) -> None:
-        sure = sku in PRICES and 0 < qty <= self.node.balance(sku).bins[bin_]
+        b = self.node.balance(sku) if sku in PRICES else None
+        # units held for customers are not written off while their holds are open
+        sure = b is not None and 0 < qty <= b.bins[bin_] and b.on_hand - qty >= b.held
         self.attempt(functools.partial(self.node.write_off, self.op_id(), kind, sku, qty, bin_=bin_),
                      must_succeed=sure)
 
@@ -211,24 +241,53 @@ class NodeMachine(RuleBasedStateMachine):
         self.attempt(functools.partial(self.node.transfer_out, self.op_id(), sku, qty, to_location="S2",
                                        hub_ordered=hub_ordered, bin_=bin_))
 
-    @rule(transfer_id=transfer_ids, sku=skus, qty=qtys)
-    def transfer_in(self, transfer_id: str, sku: str, qty: int) -> None:
-        valid = sku in PRICES and qty > 0
+    @rule(transfer_id=transfer_ids, sku=st.sampled_from(SKUS), qty=st.integers(1, 5))
+    def hub_sends_transfer(self, transfer_id: str, sku: str, qty: int) -> None:
+        self.node.record_pull(PullResponse(cursor=0, transfers=[
+            TransferOrder(transfer_id=transfer_id, sku=sku, qty=qty, from_location="W1", to_location="S1")]))
+        self.sent.setdefault(transfer_id, (sku, qty))  # a transfer already known keeps what it was
+
+    @rule(transfer_id=transfer_ids, sku=skus, qty=qtys, as_sent=st.booleans())
+    def transfer_in(self, transfer_id: str, sku: str, qty: int, as_sent: bool) -> None:
+        if as_sent and transfer_id in self.sent:
+            sku, qty = self.sent[transfer_id]
         seen = transfer_id in self.transfers_in
+        matches = self.sent.get(transfer_id) == (sku, qty)
+        expect = None
+        if seen:
+            expect = AlreadyApplied
+        elif qty > 0 and transfer_id not in self.sent:
+            expect = UnknownTransfer
+        elif qty > 0 and not matches:
+            expect = TransferMismatch
         result = self.attempt(
             functools.partial(self.node.transfer_in, self.op_id(), transfer_id, sku, qty, from_location="W1"),
-            must_succeed=valid and not seen, expect=AlreadyApplied if seen else None)
+            must_succeed=matches and not seen, expect=expect)
         if result is not None:
             self.transfers_in.add(transfer_id)
 
-    @rule(grant_id=grant_ids, sku=skus, qty=qtys)
-    def apply_grant(self, grant_id: str, sku: str, qty: int) -> None:
-        valid = sku in PRICES and qty > 0
-        seen = grant_id in self.grants
-        result = self.attempt(functools.partial(self.node.apply_grant, self.op_id(), grant_id, sku, qty),
-                              must_succeed=valid and not seen, expect=AlreadyApplied if seen else None)
-        if result is not None:
-            self.grants.add(grant_id)
+    @rule(grant_id=grant_ids, sku=st.sampled_from(SKUS), data=st.data())
+    def hub_grants(self, grant_id: str, sku: str, data: st.DataObject) -> None:
+        """A grant as the runner applies it: noted as the hub sent it, then applied once."""
+        b = self.node.balance(sku)
+        share = b.on_hand - b.quota - b.held  # the hub grants only from its own share
+        if share < 1:
+            return
+        qty = data.draw(st.integers(1, share), label="qty")
+        before = self.snapshot()
+        pending = self.node.note_grants([Grant(grant_id=grant_id, grant_no=1, sku=sku, qty=qty)])
+        if grant_id in self.granted and self.granted[grant_id] != (sku, qty):
+            # the same id with other content is not a repeat: kept as a problem, nothing applied
+            assert grant_id not in {g.grant_id for g in pending}
+            assert self.snapshot() == before
+            assert any(p["ref"] == grant_id for p in self.node.problems())
+            return
+        self.granted.setdefault(grant_id, (sku, qty))
+        for g in pending:
+            self.attempt(functools.partial(self.node.apply_grant, f"grant:{g.grant_id}", g.grant_id, g.sku, g.qty),
+                         must_succeed=True)
+            self.grants.add(g.grant_id)
+        assert not self.node.note_grants([]), "a grant was left unapplied"
 
     @rule(sku=skus, qty=qtys, hub_asked=st.booleans())
     def release_quota(self, sku: str, qty: int, hub_asked: bool) -> None:
@@ -247,6 +306,14 @@ class NodeMachine(RuleBasedStateMachine):
         self.check_repeat(call, first)
 
     # -- invariants ----------------------------------------------------------------
+
+    @invariant()
+    def every_promise_has_a_unit(self) -> None:
+        if self.node is None:
+            return
+        for r in self.node.conn.execute("SELECT sku, floor, back, quota, held FROM stock"):
+            assert r["quota"] + r["held"] <= r["floor"] + r["back"], (
+                f"{r['sku']}: quota {r['quota']} + held {r['held']} > on hand {r['floor'] + r['back']}")
 
     @invariant()
     def ledger_explains_stock(self) -> None:

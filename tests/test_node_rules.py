@@ -313,11 +313,12 @@ def test_a_transfer_out_of_more_than_is_on_hand_is_refused() -> None:
 
 
 def test_a_transfer_in_joins_the_quota_once() -> None:
-    p = only(rules.transfer_in(book(), "T7", "A", 4, from_location="W1", already_applied=False))
+    sent = rules.Incoming("T7", "A", 4, "W1")
+    p = only(rules.transfer_in(book(), "T7", "A", 4, from_location="W1", expected=sent, already_applied=False))
     assert p.change.kind is Kind.TRANSFER_IN and dict(p.change.bins) == {BACK: 4}
     assert (p.on_hand, p.quota) == (4, 4)
     with pytest.raises(AlreadyApplied, match="Transfer T7"):
-        rules.transfer_in(book(), "T7", "A", 4, from_location="W1", already_applied=True)
+        rules.transfer_in(book(), "T7", "A", 4, from_location="W1", expected=sent, already_applied=True)
 
 
 def test_a_delivery_joins_the_quota_at_once() -> None:
@@ -330,14 +331,15 @@ def test_a_delivery_joins_the_quota_at_once() -> None:
 
 
 def test_a_grant_becomes_quota_and_moves_no_units() -> None:
-    p = only(rules.apply_grant(book(back=5, quota=1), "G1", "A", 3, already_applied=False))
+    p = only(rules.apply_grant(book(back=5, quota=1), "G1", "A", 3, pulled=rules.PulledGrant("G1", "A", 3),
+                               already_applied=False))
     assert p.change.kind is Kind.QUOTA_GRANTED and p.change.bins == () and p.change.ref == "G1"
     assert (p.on_hand, p.quota) == (5, 4)
 
 
 def test_a_grant_applied_before_is_refused() -> None:
     with pytest.raises(AlreadyApplied, match="Grant G1"):
-        rules.apply_grant(book(back=5), "G1", "A", 3, already_applied=True)
+        rules.apply_grant(book(back=5), "G1", "A", 3, pulled=rules.PulledGrant("G1", "A", 3), already_applied=True)
 
 
 def test_a_release_gives_back_at_most_the_unused_quota() -> None:
@@ -412,8 +414,9 @@ def test_every_operation_refuses_a_quantity_that_is_not_a_whole_positive_number(
         lambda: rules.write_off(b, Kind.DAMAGED, "A", qty),
         lambda: rules.move(b, "A", qty, from_bin=BACK, to_bin=FLOOR),
         lambda: rules.transfer_out(b, "T", "A", qty, to_location="S2"),
-        lambda: rules.transfer_in(b, "T", "A", qty, from_location="S2", already_applied=False),
-        lambda: rules.apply_grant(b, "G", "A", qty, already_applied=False),
+        lambda: rules.transfer_in(b, "T", "A", qty, from_location="S2", expected=rules.Incoming("T", "A", 1, "S2"),
+                                  already_applied=False),
+        lambda: rules.apply_grant(b, "G", "A", qty, pulled=rules.PulledGrant("G", "A", 1), already_applied=False),
         lambda: rules.release_quota(b, "R", "A", qty, request_id="RQ"),
         lambda: rules.return_items(b, "A", qty, resellable=True, unit_price=1),
     ]
