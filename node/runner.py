@@ -233,13 +233,15 @@ def sync_once(node: Node, client: HubClient, *, with_pull: bool = True) -> dict:
             done = _sync(node, client, with_pull)
         except BehindHub as behind:
             log.warning("%s", behind.message)
-            node.set_meta(sync_stopped=behind.code, last_error=behind.message)
+            node.set_meta(sync_stopped=behind.code, last_error=behind.message, hub_seq=str(behind.hub))
             recovered = recover(node, client)
             done = {**_sync(node, client, with_pull), **recovered}
     except Offline as err:
         node.set_meta(online="0", last_error=str(err))
         return {"online": False, "error": str(err)}
     except SyncStopped as err:
+        if isinstance(err, BehindHub):
+            node.set_meta(hub_seq=str(err.hub))
         _stopped(node, err.code, err.message)
         return {"online": True, "stopped": err.code, "error": err.message}
     except Refused as err:
@@ -264,7 +266,7 @@ def status(node: Node) -> dict:
         "store_id": m.get("store_id"), "store_name": m.get("store_name"), "policy": m.get("policy"),
         "hub": m.get("hub_url"), "online": m.get("online") == "1" if m.get("hub_url") else None,
         "last_sync_at": m.get("last_sync_at"), "last_error": m.get("last_error") or None,
-        "sync_stopped": m.get("sync_stopped") or None,
+        "sync_stopped": m.get("sync_stopped") or None, "hub_seq": int(m["hub_seq"]) if m.get("hub_seq") else None,
         "last_seq": last, "pushed_seq": pushed, "waiting": last - pushed,
         "last_problem": problems[0]["message"] if problems else None,
     }

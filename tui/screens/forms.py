@@ -17,8 +17,9 @@ from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Input, Label
 
-from node.errors import BadInput, StoreError
+from node.errors import BadInput, ConfirmFound, StoreError
 from node.rules import BINS
+from tui.screens.dialogs import Confirm
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,10 @@ def _receive(node, op_id, code, qty, bin, delivery):  # noqa: ANN001, ANN201
     return f"Received {units} of {name} into {bin}."
 
 
-def _count(node, op_id, code, bin, counted):  # noqa: ANN001, ANN201
+def _count(node, op_id, code, bin, counted, confirm_found=False):  # noqa: ANN001, ANN201
     sku, _, name = _units(node, code, 1)
     book = node.balance(sku).bins.get(bin, 0)
-    node.count(op_id, sku, bin, counted)
+    node.count(op_id, sku, bin, counted, confirm_found=confirm_found)
     return f"Counted {counted} of {name} in {bin}; the book said {book}."
 
 
@@ -145,9 +146,18 @@ class OperationForm(Screen):
                 out[f.name] = raw.lower() if f.choices else raw
         return out
 
-    def action_submit(self) -> None:
+    def action_submit(self, confirm_found: bool = False) -> None:
         try:
-            said = self.spec.record(self.app.node, self.op_id, **self.values())
+            values = self.values()
+            if confirm_found:
+                values["confirm_found"] = True
+            said = self.spec.record(self.app.node, self.op_id, **values)
+        except ConfirmFound as err:
+            # far more found than the book had: the clerk says yes (Enter) or no (Esc)
+            self.app.push_screen(Confirm(str(err).replace(" (at the command line: --confirm-found)", "")),
+                                 lambda ok: self.action_submit(confirm_found=True) if ok else self.say(
+                                     "Not recorded: check the count.", error=True))
+            return
         except StoreError as err:
             self.say(str(err), error=True)
             self.app.bell()

@@ -13,9 +13,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
-from node.errors import StoreError
+from node.errors import ConfirmFound, StoreError
 from node.present import money, receipt_text
-from node.rules import Policy, SaleLine
+from node.rules import SaleLine, till_check
 from tui.screens.dialogs import Confirm, Receipt, Recall, Tender
 
 LOW_QUOTA = 2  # a line whose store quota (after this sale) is at or below this is flagged
@@ -61,6 +61,7 @@ class SaleScreen(Screen):
         self.cart: list[CartLine] = []
         self.sale_id = uuid.uuid4().hex
         self.over_ok: set[str] = set()  # SKUs the clerk confirmed as in the customer's hand
+        self.found_ok = False  # the clerk confirmed units far past the book as really in hand
         self._shown: dict[str, tuple[str, ...]] = {}  # what the table shows, by line key
 
     def compose(self) -> ComposeResult:
@@ -161,20 +162,42 @@ class SaleScreen(Screen):
         node = self.app.node
         try:
             item = node.resolve(text)
-            quota = node.balance(item.sku).quota
+            balance = node.balance(item.sku)
         except StoreError as err:
             self.say(str(err), error=True)
             self.app.bell()
             return
+        quota = balance.quota
         qty = item.units * mult
         in_cart = sum(ln.qty for ln in self.cart if ln.sku == item.sku and ln.hold_id is None)
-        if in_cart + qty > quota and item.sku not in self.over_ok:
-            if node.policy is Policy.STRICT:
-                self.say(f"{item.name}: only {quota} may be sold here without the hub (policy strict); "
-                         f"{in_cart + qty} would be on this sale.", error=True)
-                self.app.bell()
-                return
-
+        most = node.limits.max_line_qty
+        if in_cart + qty > most:
+            self.say(f"{item.name}: {in_cart + qty} on one line is more than the {most} allowed; "
+                     f"check the quantity.", error=True)
+            self.app.bell()
+            return
+        # The same rule the sale is written by: what the quota covers, what was found, what is refused.
+        check = till_check(balance, in_cart + qty, node.policy)
+        if check.refusal:
+            self.say(f"{item.name}: only {quota} may be sold here without the hub (policy strict); "
+                     f"{in_cart + qty} would be on this sale." if check.refusal_is_quota
+                     else f"{item.name}: {check.refusal}", error=True)
+            self.app.bell()
+            return
+        if check.confirm_found and not self.found_ok:
+            def found(ok: bool | None) -> None:
+                if ok:
+                    self.found_ok = True
+                    self.over_ok.add(item.sku)
+                    self._add(item.sku, item.name, qty, item.unit_price, quota, perf_counter())
+                else:
+                    self.say(f"{item.name} not added.")
+            self.app.push_screen(Confirm(
+                f"{item.name}: the book has {check.book} ({check.book - max(check.free, 0)} held); "
+                f"{in_cart + qty} on this sale finds {check.found} more. Are they all really in the "
+                f"customer's hand?"), found)
+            return
+        if (check.over_quota or check.found) and item.sku not in self.over_ok:
             def confirmed(ok: bool | None) -> None:
                 if ok:
                     self.over_ok.add(item.sku)
@@ -288,6 +311,7 @@ class SaleScreen(Screen):
     def _new_sale(self) -> None:
         self.cart.clear()
         self.over_ok.clear()
+        self.found_ok = False
         self.sale_id = uuid.uuid4().hex
         self.refresh_lines(select=0)
 
@@ -302,7 +326,18 @@ class SaleScreen(Screen):
             tender, tendered = how
             node = self.app.node
             try:
-                result = node.sell(self.sale_id, self._lines(), tender)
+                result = node.sell(self.sale_id, self._lines(), tender, confirm_found=self.found_ok)
+            except ConfirmFound as err:
+                # the book moved since the scan (another till): the clerk answers, then it is paid
+                def confirmed(ok: bool | None) -> None:
+                    if ok:
+                        self.found_ok = True
+                        paid(how)
+                    else:
+                        self.say("Not paid: change the quantities, or confirm the units found.", error=True)
+                self.app.push_screen(Confirm(str(err).replace(" (at the command line: --confirm-found)", "")),
+                                     confirmed)
+                return
             except StoreError as err:
                 self.say(str(err), error=True)
                 self.app.bell()

@@ -54,15 +54,23 @@ class StatusBar(Static):
         st = self.state
         last = st.get("last_sync_at")
         stale = last is not None and (self.clock() - datetime.fromisoformat(last)).total_seconds() > STALE_S
+        stopped = st.get("sync_stopped")
         if st.get("hub") is None:
             link = "NO HUB"
+        elif stopped == "behind_hub":
+            # the clerk's words for an old copy of the node file: ops know what to do with the numbers
+            link = f"RESTORED BEHIND THE HUB (seq {st.get('last_seq')}, hub {st.get('hub_seq') or '?'})"
+        elif stopped == "diverged":
+            link = "SYNC STOPPED: DIVERGED FROM THE HUB"
+        elif stopped:
+            link = f"SYNC STOPPED ({stopped})"
         elif stale:
             link = "NOT SYNCING"  # nobody is running the sync runner, or it is stuck
         elif st.get("online"):
             link = "ONLINE"
         else:
             link = "OFFLINE"
-        self.set_class(st.get("hub") is not None and (stale or not st.get("online")), "-offline")
+        self.set_class(st.get("hub") is not None and (stale or not st.get("online") or bool(stopped)), "-offline")
         synced = local_time(st.get("last_sync_at"), "%H:%M") or "never"
         sync = "standalone" if st.get("hub") is None else f"synced {synced} · {st.get('waiting', 0)} waiting"
         self.update(
