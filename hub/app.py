@@ -29,9 +29,12 @@ class BodyLimit:
         self.app = app
         self.limit = limit
 
-    def _too_large(self) -> JSONResponse:
+    def _too_large(self, scope: Scope) -> JSONResponse:
+        # A caller with no token hears that first, whatever else is wrong with its request.
+        if not any(k == b"authorization" and v.startswith(b"Bearer ") for k, v in scope["headers"]):
+            return refusal(401, "unauthenticated", "Send a token as 'Authorization: Bearer <token>'.")
         return refusal(413, "too_large", f"The request body is over {self.limit} bytes; "
-                        "send the ledger in smaller batches.")
+                       "send the ledger in smaller batches.")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -40,7 +43,7 @@ class BodyLimit:
         length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if length is not None:
             if not length.isdigit() or int(length) > self.limit:
-                await self._too_large()(scope, receive, send)
+                await self._too_large(scope)(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
@@ -51,7 +54,7 @@ class BodyLimit:
                 return  # the client went away
             size += len(message.get("body", b""))
             if size > self.limit:
-                await self._too_large()(scope, receive, send)
+                await self._too_large(scope)(scope, receive, send)
                 return
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):

@@ -168,7 +168,7 @@ tokens = Table(
 
 idempotency = Table(
     "idempotency", metadata,
-    Column("key", String(200), primary_key=True),
+    Column("key", String(220), primary_key=True),  # the caller's key (up to 200) after its purpose
     Column("response", Text, nullable=False),
     Column("created_at", String(40), nullable=False),
 )
@@ -224,7 +224,13 @@ def _m4_wide_figures(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE transfers ALTER COLUMN transfer_id TYPE VARCHAR(128)")
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_m1, _m2_transfers, _m3_feed_positions, _m4_wide_figures]
+def _m5_longer_idempotency_keys(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ALTER TABLE idempotency ALTER COLUMN key TYPE VARCHAR(220)")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _m1, _m2_transfers, _m3_feed_positions, _m4_wide_figures, _m5_longer_idempotency_keys]
 
 FEED_LOCK = 424243  # the PostgreSQL advisory lock that makes numbering the changefeed one step at a time
 

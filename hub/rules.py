@@ -77,6 +77,12 @@ class BadRequest(HubError):
     code = "bad_request"
 
 
+class Conflict(BadRequest):
+    """A well-formed request that the state of things refuses (an order cannot be cancelled twice)."""
+
+    code = "conflict"
+
+
 class Unauthenticated(HubError):
     code = "unauthenticated"
 
@@ -237,8 +243,11 @@ def _apply_grant(pos: Position, e: EntryFacts, applied: int, grant_qty: int, gra
     """A grant applied by the store: returns what is left to settle like an over-quota.
 
     The grant's own units leave in-flight once, whatever the store applied: more than
-    the grant is settled like an over-quota, less returns the rest to the hub's share.
-    A second application takes nothing from in-flight.
+    the grant is settled like an over-quota, less returns the rest to the hub's share
+    (which pays a shortfall first). An entry naming the grant's quantity that backs
+    fewer units is no mismatch: a node backs quota only with units on hand, and an
+    over-quota sale may have taken the units in flight. A second application takes
+    nothing from in-flight.
     """
     if grant_status == "applied":
         s.problem("grant_repeated", f"store applied grant {e.ref} again (seq {e.seq}); "
@@ -248,7 +257,7 @@ def _apply_grant(pos: Position, e: EntryFacts, applied: int, grant_qty: int, gra
     pos.in_flight -= own
     used = min(applied, own)
     pos.credit_hub(own - used)
-    if applied != grant_qty:
+    if e.qty != grant_qty or applied > grant_qty:
         s.problem("grant_mismatch", f"store applied grant {e.ref} as {applied} units (seq {e.seq}); "
                                     f"the grant was of {grant_qty}")
     return applied - used
@@ -460,12 +469,15 @@ def plan_batch(seqs_and_hashes: Sequence[tuple[int, str]], next_seq: int,
     """
     new, dups, expect = [], 0, next_seq
     order = sorted(range(len(seqs_and_hashes)), key=lambda i: seqs_and_hashes[i][0])
-    seen: set[int] = set()
+    seen: dict[int, str] = {}
     for i in order:
         seq, h = seqs_and_hashes[i]
         if seq in seen:
-            raise BadRequest(f"The batch holds sequence {seq} twice.")
-        seen.add(seq)
+            if seen[seq] != h:
+                raise Conflict(f"The batch holds two different entries under sequence {seq}.", seq=seq)
+            dups += 1  # the same entry twice, as a resend may carry it
+            continue
+        seen[seq] = h
         if seq < next_seq:
             if held_hashes.get(seq) != h:
                 raise Divergence(
@@ -511,7 +523,7 @@ def unreserve(pos: Position, r: Reservation, status: str) -> None:
     """
     allowed = ("held",) if status == "expired" else ("held", "ordered")
     if r.status not in allowed:
-        raise BadRequest(f"Reservation {r.reservation_id} is {r.status}; it cannot become {status}.")
+        raise Conflict(f"Reservation {r.reservation_id} is {r.status}; it cannot become {status}.")
     pos.reserved -= r.qty
     pos.credit_hub(r.qty)
     r.status = status
@@ -538,9 +550,9 @@ def commit(r: Reservation, now: datetime) -> None:
     if r.status == "ordered":
         return
     if r.status != "held":
-        raise BadRequest(f"Reservation {r.reservation_id} is {r.status}; it cannot become an order.")
+        raise Conflict(f"Reservation {r.reservation_id} is {r.status}; it cannot become an order.")
     if r.expires_at is not None and now >= r.expires_at:
-        raise BadRequest(f"Reservation {r.reservation_id} expired at {r.expires_at:%Y-%m-%d %H:%M} UTC.")
+        raise Conflict(f"Reservation {r.reservation_id} expired at {r.expires_at:%Y-%m-%d %H:%M} UTC.")
     r.status = "ordered"
 
 

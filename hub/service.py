@@ -208,7 +208,7 @@ class Hub:
         """
         if key is None:
             return work(conn)
-        if not key or len(key) > 200:
+        if not key or len(key.split(":", 1)[-1]) > 200:
             raise rules.BadRequest("An idempotency key must be 1 to 200 characters.")
         fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()[:16]
         done = conn.execute(select(idempotency.c.response).where(idempotency.c.key == key)).scalar()

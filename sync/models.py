@@ -2,6 +2,8 @@
 
 Ints are strict on purpose: a ledger is money and units, and `"12"` or
 `true` arriving as a quantity is a bug upstream, not something to guess at.
+A whole JSON number written with a point (`12.0`) is an integer to JSON
+Schema, so it is taken as one; `12.5` is refused.
 """
 
 from __future__ import annotations
@@ -9,25 +11,40 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StringConstraints
 
 WIRE_VERSION = 1
 MAX_BATCH = 1000  # entries per push; a day offline drains in several batches
 
 # Bounds on every number, so what a store sends fits the hub's columns (a barcode typed into a
 # quantity field is refused here, not overflowed there): units within a billion either way,
-# money (minor units) within 10**15, sequences and cursors within a signed 64-bit integer.
+# money (minor units) within 10**15, sequences and cursors within 10**18.
 MAX_UNITS = 1_000_000_000
 MAX_AMOUNT = 10**15
-MAX_SEQ = 2**63 - 1
+MAX_SEQ = 10**18  # within a signed 64-bit integer, and exact as a JSON number (a double)
+
+
+
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Int = Annotated[StrictInt, BeforeValidator(_whole)]  # an integer, however JSON spells it; never "12" or true
+
+
+def bounded(lo: int, hi: int) -> Any:
+    """An `Int` from `lo` to `hi` (the bounds go before the conversion, so the schema states them)."""
+    return Annotated[StrictInt, Field(ge=lo, le=hi), BeforeValidator(_whole)]
+
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=False)]
 Stamp = Annotated[str, StringConstraints(min_length=1, max_length=40)]  # ISO-8601 UTC
-Count = Annotated[StrictInt, Field(ge=0, le=MAX_UNITS)]
-Delta = Annotated[StrictInt, Field(ge=-MAX_UNITS, le=MAX_UNITS)]
-Amount = Annotated[StrictInt, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
-Seq = Annotated[StrictInt, Field(ge=1, le=MAX_SEQ)]
-Cursor = Annotated[StrictInt, Field(ge=0, le=MAX_SEQ)]
+Count = bounded(0, MAX_UNITS)
+Delta = bounded(-MAX_UNITS, MAX_UNITS)
+Amount = bounded(-MAX_AMOUNT, MAX_AMOUNT)
+Seq = bounded(1, MAX_SEQ)
+Cursor = bounded(0, MAX_SEQ)
+Units = bounded(1, MAX_UNITS)  # a quantity that must be at least one unit
 
 EntryKind = Literal[
     "sale", "return", "receive", "hold", "hold_released", "hold_expired", "hold_converted", "count",
@@ -135,13 +152,13 @@ class Grant(Wire):
     grant_id: Id
     grant_no: Seq  # gapless per store
     sku: Id
-    qty: Annotated[StrictInt, Field(ge=1, le=MAX_UNITS)]
+    qty: Units
 
 
 class ReleaseRequest(Wire):
     request_id: Id
     sku: Id
-    qty: Annotated[StrictInt, Field(ge=1, le=MAX_UNITS)]
+    qty: Units
 
 
 class TransferOrder(Wire):
@@ -149,7 +166,7 @@ class TransferOrder(Wire):
 
     transfer_id: Id
     sku: Id
-    qty: Annotated[StrictInt, Field(ge=1, le=MAX_UNITS)]
+    qty: Units
     from_location: Id
     to_location: Id
 
@@ -162,7 +179,7 @@ class CatalogItem(Wire):
     perishable: bool = False
     shelf_life_days: int | None = None
     case_gtin: str | None = None
-    pack_qty: Annotated[StrictInt, Field(ge=1)] = 1
+    pack_qty: Units = 1
     in_store: bool = False
     safety_buffer: Count = 0
 
@@ -178,8 +195,8 @@ class ChainStock(Wire):
 
     location: Id
     sku: Id
-    on_hand: StrictInt
-    available: StrictInt
+    on_hand: Int
+    available: Int
     as_of: str
 
 

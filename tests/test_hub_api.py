@@ -310,7 +310,7 @@ def test_web_reserve_commit_cancel_with_idempotency_keys(env: Env) -> None:
         assert c.post(f"/web/reservations/{r2['reservation_id']}/cancel",
                       headers={"Idempotency-Key": "wx-2"}).json() == can.json()
         r = c.post(f"/web/reservations/{r2['reservation_id']}/commit", headers={"Idempotency-Key": "wc-2"})
-        assert r.status_code == 422  # cancelled cannot become an order
+        assert r.status_code == 409 and r.json()["detail"]["code"] == "conflict"  # cancelled cannot become an order
         assert c.get(f"/web/availability/{B.sku}").json()["total"] == 47
         r = c.post("/web/reservations", json={"sku": B.sku, "qty": 48}, headers={"Idempotency-Key": "w-3"})
         assert r.status_code == 409 and r.json()["detail"]["code"] == "not_enough"

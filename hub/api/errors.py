@@ -16,7 +16,8 @@ STATUS: dict[type[rules.HubError], int] = {
     rules.Divergence: 409,
     rules.NotEnough: 409,
     rules.Blocked: 409,
-    rules.KeyReused: 422,
+    rules.Conflict: 409,
+    rules.KeyReused: 409,  # the key's first use is the conflicting state
     rules.BadRequest: 422,
     rules.Busy: 503,
 }
@@ -42,3 +43,11 @@ def describe_invalid(err: RequestValidationError) -> str:
         problems.append(f"{where or 'body'}: {e.get('msg', 'invalid')}")
     more = f" (and {len(err.errors()) - 5} more)" if len(err.errors()) > 5 else ""
     return "The request is malformed: " + "; ".join(problems) + more + "."
+
+
+# What each route may answer besides success, for the OpenAPI document (a status the
+# document does not list is a bug the API fuzz test looks for).
+UNAUTHENTICATED = {401: {"description": "no token, or a token unknown or revoked (checked before anything else)"}}
+BUSY = {503: {"description": "the hub is too busy to finish this now; try again"}}
+TOO_LARGE = {413: {"description": "the body is too large"}}
+MALFORMED = {422: {"description": "malformed request: a parameter or the body breaks the schema"}}

@@ -7,17 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 
-from hub.api.errors import describe_invalid
+from hub.api.errors import BUSY, MALFORMED, TOO_LARGE, UNAUTHENTICATED, describe_invalid
 from hub.deps import HubDep, StoreCaller, Token, json_body, off_loop, parse_body, write
-from sync.models import LedgerTail, PullResponse, PushBatch, PushResult, StoreOpening
+from sync.models import MAX_SEQ, LedgerTail, PullResponse, PushBatch, PushResult, StoreOpening
 
 router = APIRouter(prefix="/stores", tags=["stores"])
 
-MAX_INT = 2**63 - 1  # the database's BIGINT: a larger number is refused, not overflowed
 
-REFUSALS = {401: {"description": "no or bad token"}, 403: {"description": "another store's data"},
-            404: {"description": "unknown store"}, 409: {"description": "gap or divergence"},
-            413: {"description": "batch too large"}, 422: {"description": "malformed batch"}}
+REFUSALS = {**UNAUTHENTICATED, 403: {"description": "not this store's token (nor ops')"},
+            404: {"description": "unknown store, or an entry's unknown SKU"},
+            409: {"description": "gap (says the sequence expected), divergence, or two entries under one sequence"},
+            **TOO_LARGE, **MALFORMED, **BUSY}
 
 
 @router.post("/{store_id}/ledger", response_model=PushResult, responses=REFUSALS, openapi_extra=json_body(PushBatch))
@@ -33,7 +33,7 @@ async def push(store_id: str, request: Request, hub: HubDep, token: Token) -> Pu
 
 
 @router.get("/{store_id}/ledger", response_model=LedgerTail, responses=REFUSALS)
-def ledger_tail(store_id: str, hub: HubDep, who: StoreCaller, after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
+def ledger_tail(store_id: str, hub: HubDep, who: StoreCaller, after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> LedgerTail:
     """The hub's copy of the store's own entries after `after`, for a node restored from an old copy."""
     return hub.ledger_tail(store_id, after, limit)
@@ -41,7 +41,7 @@ def ledger_tail(store_id: str, hub: HubDep, who: StoreCaller, after: Annotated[i
 
 @router.get("/{store_id}/pull", response_model=PullResponse, responses=REFUSALS)
 def pull(store_id: str, hub: HubDep, who: StoreCaller,
-         cursor: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=10_000)] = 2000) -> PullResponse:
+         cursor: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0, limit: Annotated[int, Query(ge=1, le=10_000)] = 2000) -> PullResponse:
     return hub.pull(store_id, cursor, limit)
 
 

@@ -5,24 +5,29 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
+from hub.api.errors import BUSY, MALFORMED, TOO_LARGE, UNAUTHENTICATED
 from hub.deps import HubDep, Token, WebShop, json_body, parse_body, write
+from sync.models import bounded
 
 router = APIRouter(prefix="/web", tags=["web shop"])
 
 KEY = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
-REFUSALS = {401: {"description": "no or bad token"}, 403: {"description": "not a web or ops token"},
+REFUSALS = {**UNAUTHENTICATED, 403: {"description": "not a web or ops token"},
             404: {"description": "unknown SKU, location or reservation"},
-            409: {"description": "not enough to promise"}, 422: {"description": "malformed request"}}
+            409: {"description": "not enough to promise, the reservation's state forbids it (an order cannot "
+                                 "expire, a cancelled one cannot become an order), or the idempotency key was "
+                                 "used for another request"},
+            **TOO_LARGE, **MALFORMED, **BUSY}
 
 
 class ReserveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sku: str = Field(min_length=1, max_length=64)
-    qty: Annotated[StrictInt, Field(ge=1, le=10_000)]
+    qty: bounded(1, 10_000)
     location: str | None = Field(default=None, max_length=32)
-    ttl_s: Annotated[StrictInt, Field(ge=1, le=7 * 24 * 3600)] = 900
+    ttl_s: bounded(1, 7 * 24 * 3600) = 900
 
 
 @router.get("/availability/{sku}", responses=REFUSALS)
