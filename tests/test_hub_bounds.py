@@ -118,3 +118,13 @@ def test_a_barcode_typed_as_a_quantity_is_refused_over_http_and_shown_to_ops(ser
     assert [(i["store_id"], i["kind"]) for i in incs] == [("S001", "push_refused")]  # strangers record nothing
     assert "malformed" in incs[0]["message"]
     assert httpx.get(f"{url}/stores/S001/pull", headers=auth).json()["next_seq"] == 1  # nothing of it written
+
+
+def test_one_sequence_twice_in_a_batch(hub: Hub) -> None:
+    e = ledger_entry("S001", 1, A.sku, quota_after=1)
+    res = hub.ingest("S001", PushBatch(store_id="S001", entries=[e, e]))  # a resend may repeat an entry
+    assert (res.accepted, res.duplicates, res.next_seq) == (1, 1, 2)
+    other = ledger_entry("S001", 2, A.sku, quota_after=2)
+    with pytest.raises(rules.Conflict):
+        hub.ingest("S001", PushBatch(store_id="S001", entries=[other, other.model_copy(update={"clerk": "c2"})]))
+    assert hub.pull("S001").next_seq == 2
