@@ -611,7 +611,14 @@ def apply_grant(balances: Mapping[str, Balance], grant_id: str, sku: str, qty: i
     if already_applied:
         raise AlreadyApplied(f"Grant {grant_id} was already applied here.")
     plan = Plan.over(balances, [sku])
-    plan.post(Change(Kind.QUOTA_GRANTED, sku, qty, (), quota_delta=qty, ref=grant_id))
+    b = plan.balances[sku]
+    # Quota is only ever backed by a unit on hand. An over-quota sale the hub had not yet
+    # heard of when it granted may have taken the very units in flight: the entry still
+    # names the grant's quantity, and says how many it could back; the hub returns the
+    # rest (it pays the shortfall that sale left).
+    backed = min(qty, max(0, b.on_hand - b.quota - b.held))
+    plan.post(Change(Kind.QUOTA_GRANTED, sku, qty, (), quota_delta=backed, ref=grant_id,
+                     detail={"backed": backed} if backed < qty else {}))
     return plan
 
 

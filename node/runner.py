@@ -189,6 +189,9 @@ def pull(node: Node, client: HubClient) -> dict:
         resp = client.pull(store, cursor)
         # Before writing anything: a file behind the hub would write under sequences the hub holds.
         _check_position(node, resp.next_seq)
+        if resp.next_seq is not None and resp.next_seq - 1 < int(node.meta().get("pushed_seq", 0)):
+            # The hub lost entries it had taken (restored from a backup): send them again.
+            node.set_meta(pushed_seq=str(resp.next_seq - 1))
         problems = len(node.problems(limit=1000))
         for g in node.note_grants(resp.grants):
             try:

@@ -198,3 +198,27 @@ def test_the_runner_keeps_time_by_the_injected_clock(node: Node, client: LocalCl
         assert r.node.meta()["last_pull_at"] == clock().isoformat(timespec="microseconds")
     finally:
         r.node.close()
+
+
+def test_a_hub_restored_from_a_backup_gets_back_what_it_lost_with_no_new_sale(tmp_path: Path, node: Node,
+                                                                                  hub: Hub) -> None:
+    """Found by the simulation: the hub lost entries it had acknowledged, and a quiet store never resent them."""
+    import sqlite3
+
+    sell(node, "s1")
+    runner.sync_once(node, LocalClient(hub, "S001"))
+    backup = tmp_path / "hub-backup.sqlite"
+    with sqlite3.connect(tmp_path / "hub.sqlite") as src, sqlite3.connect(backup) as dst:
+        src.backup(dst)
+    sell(node, "s2")
+    runner.sync_once(node, LocalClient(hub, "S001"))
+    assert hub.ledger_tail("S001", 0).next_seq == node.last_seq() + 1
+    hub.close()
+    restored = Hub.open(f"sqlite:///{backup}", clock=ManualClock())
+    try:
+        assert restored.ledger_tail("S001", 0).next_seq < node.last_seq() + 1
+        runner.sync_once(node, LocalClient(restored, "S001"))  # nothing new was sold meanwhile
+        assert restored.ledger_tail("S001", 0).next_seq == node.last_seq() + 1
+        assert same_ledger(node, restored)
+    finally:
+        restored.close()
