@@ -317,6 +317,10 @@ class Runner:
         self.on_sync = on_sync
         self._lock = threading.Lock()
         self._last_pull: float | None = None
+        # The runner writes nothing (hold expiries) until it has compared this file with the
+        # hub: a file just opened may be an old copy, and would write under sequences the hub
+        # holds. Holds past their time meanwhile stay held, which promises nothing new.
+        self._compared = False
         self.pull_every = pull_every
         self.scheduler = BackgroundScheduler(timezone="UTC")
         # A cheap check every half second: push as soon as a terminal has written something.
@@ -330,10 +334,8 @@ class Runner:
             # The first tick always pulls: a file just opened may be an old copy, and the pull
             # compares it with what the hub holds before anything is pushed.
             due_pull = self._last_pull is None or now - self._last_pull >= self.pull_every
-            try:
-                self.node.expire_holds()
-            except StoreError as err:  # a hold closed by a terminal meanwhile: next tick
-                log.info("hold expiry skipped: %s", err)
+            if self._compared:
+                self._expire_holds()
             if not (waiting or due_pull):
                 return None
             if due_pull:
@@ -345,10 +347,19 @@ class Runner:
                 message = f"Sync failed: {err}"
                 self.node.set_meta(sync_stopped="error", last_error=message)
                 result = {"online": None, "stopped": "error", "error": message}
+            if not self._compared and result.get("online") and not result.get("stopped"):
+                self._compared = True
+                self._expire_holds()
             if self.on_sync:
                 self.on_sync(result)
             log.info("sync %s", json.dumps(result))
             return result
+
+    def _expire_holds(self) -> None:
+        try:
+            self.node.expire_holds()
+        except StoreError as err:  # a hold closed by a terminal meanwhile: next tick
+            log.info("hold expiry skipped: %s", err)
 
     def start(self) -> None:
         self.scheduler.start()

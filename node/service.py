@@ -65,6 +65,13 @@ _UPSERT_STOCK = (
 )
 
 
+def _same_kind(op_id: str, done: str, asked: str) -> None:
+    """An operation id answers only for the kind it was first used for. An entry recovered from
+    the hub's copy (kind `restored`) was this store's own operation: any retry of it is a repeat."""
+    if done != asked and done != "restored":
+        raise BadInput(f"Operation id {op_id} was already used for a {done}, not a {asked}.")
+
+
 class Node:
     """A store's node file, used by one terminal and clerk."""
 
@@ -190,8 +197,7 @@ class Node:
             # even when the state it checked has moved on (a hold already sold, say).
             done = c.execute("SELECT kind, result FROM operations WHERE op_id = ?", (op_id,)).fetchone()
             if done is not None:
-                if done["kind"] != kind:
-                    raise BadInput(f"Operation id {op_id} was already used for a {done['kind']}, not a {kind}.")
+                _same_kind(op_id, done["kind"], kind)
                 return json.loads(done["result"])
             # What goes into every entry must fit the wire, or the entry would stop the store's sync.
             check_text(op_id, "An operation id")
@@ -208,8 +214,7 @@ class Node:
         row = self.conn.execute("SELECT kind, result FROM operations WHERE op_id = ?", (op_id,)).fetchone()
         if row is None:
             return None
-        if row["kind"] != kind:
-            raise BadInput(f"Operation id {op_id} was already used for a {row['kind']}, not a {kind}.")
+        _same_kind(op_id, row["kind"], kind)
         return json.loads(row["result"])
 
     def _balances(self, c: sqlite3.Connection, skus: Iterable[str]) -> dict[str, Balance]:

@@ -222,3 +222,58 @@ def test_a_hub_restored_from_a_backup_gets_back_what_it_lost_with_no_new_sale(tm
         assert same_ledger(node, restored)
     finally:
         restored.close()
+
+
+def test_the_runner_writes_nothing_on_an_old_copy_before_it_has_compared_it_with_the_hub(
+        tmp_path: Path, node: Node, client: LocalClient, hub: Hub) -> None:
+    """Found by the simulation: the first tick expired a hold on a restored file before its pull, so the
+    expiry went under a sequence the hub already held, and the store diverged for nothing."""
+    from datetime import timedelta
+
+    node.hold("h0", B.sku, 1, customer="Ann", ttl=timedelta(hours=1))
+    runner.sync_once(node, client)
+    backup = node.backup(tmp_path / "backup.sqlite")
+    sell(node, "s1")
+    runner.sync_once(node, client)
+    clock = ManualClock(node.clock())
+    clock.advance(hours=2)  # the hold is past its time in the old copy too
+    r = runner.Runner(str(backup), clock=clock, client=client)
+    try:
+        r.tick()
+        assert not [i for i in hub.incidents() if i["kind"] == "divergence"]
+        assert same_ledger(r.node, hub) or r.node.last_seq() > hub.ledger_tail("S001", 0).next_seq - 1
+        assert [h["hold_id"] for h in r.node.open_holds()] == []  # expired once the file caught up
+        r.tick()
+        assert same_ledger(r.node, hub)
+    finally:
+        r.node.close()
+
+
+def test_a_request_answered_in_a_recovered_entry_is_answered_again_as_a_repeat(
+        tmp_path: Path, node: Node, client: LocalClient, hub: Hub) -> None:
+    """Found by the simulation: the store answered a release request, was restored from an old copy and got
+    its answer back from the hub; then the hub, restored too, asked again, and the runner stopped on the
+    operation id it had already used."""
+    import sqlite3
+
+    runner.sync_once(node, client)
+    hub_backup = tmp_path / "hub-backup.sqlite"
+    hub.request_release("S001", A.sku, 1)
+    with sqlite3.connect(tmp_path / "hub.sqlite") as src, sqlite3.connect(hub_backup) as dst:
+        src.backup(dst)  # the hub's copy: the request open, not yet answered
+    node_backup = node.backup(tmp_path / "node-backup.sqlite")
+    assert runner.sync_once(node, client)["online"]  # answered, and the answer pushed
+    old = Node(node_backup, terminal="sync", clerk="runner", clock=node.clock)
+    assert runner.sync_once(old, client).get("recovered") == 1  # the answer comes back from the hub
+    hub.close()
+    restored = Hub.open(f"sqlite:///{hub_backup}", clock=ManualClock())
+    try:
+        out = runner.sync_once(old, LocalClient(restored, "S001"))
+        assert out["online"] and not out.get("stopped"), out
+        assert same_ledger(old, restored)
+        with restored.engine.connect() as conn:
+            statuses = [r[0] for r in conn.exec_driver_sql("SELECT status FROM release_requests")]
+        assert statuses == ["answered"]
+    finally:
+        restored.close()
+        old.close()
