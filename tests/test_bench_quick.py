@@ -38,3 +38,19 @@ def test_node_sale_bench_quick(tmp_path: Path) -> None:
     # the table for people comes before the JSON line, and the temporary files are gone
     assert "node.sell" in proc.stdout and "raw SQLite floor" in proc.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sim_soak_bench_short_form() -> None:
+    """The soak's short form: every fault kind counted, no violation, the floor beside the rate."""
+    proc = subprocess.run(
+        [sys.executable, "bench/sim_soak.py", "--quick", "--seeds", "32", "--steps", "200"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (result["seeds"], result["steps"], result["violations"]) == (32, 200, 0)
+    assert set(result["faults"]) >= {"fault:crash", "net:lost", "fault:hub_restore", "forged"}
+    assert sum(result["faults"].values()) > 0
+    assert math.isclose(result["ratio"], result["seeds_per_s"] / result["floor_seeds_per_s_without_faults"],
+                        rel_tol=2e-2)
+    assert "faults injected, by kind" in proc.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -22,8 +22,11 @@ from hub.service.common import (
 class HubBase:
     """Engines and the pieces every audience's operations share."""
 
-    def __init__(self, engine: Engine, clock: Any = utcnow) -> None:
+    def __init__(self, engine: Engine, clock: Any = utcnow, unique: Callable[[int], str] = secrets.token_hex) -> None:
         self.engine = engine
+        # The random part of the ids the hub makes (grants, release requests), so that a
+        # restored hub never reissues one; a simulation passes a seeded source to replay exactly.
+        self.unique = unique
         # Single statements need no transaction around them: one round trip instead of three.
         self.reads = engine.execution_options(isolation_level="AUTOCOMMIT")
         # Several statements that must agree (a pull, an ops view) but write nothing: on

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -72,7 +71,7 @@ class OpsOps:
             rules.grant(ps[sku], qty, blocked=loc.blocked)
             # Unique for ever: a hub restored from a backup rewinds next_grant_no, and a node that
             # already applied the old grant of that number must not take a new one for a repeat.
-            grant_id = f"G-{store_id}-{loc.next_grant_no}-{secrets.token_hex(4)}"
+            grant_id = f"G-{store_id}-{loc.next_grant_no}-{self.unique(4)}"
             conn.execute(insert(grants).values(grant_id=grant_id, store_id=store_id, grant_no=loc.next_grant_no,
                                                sku=sku, qty=qty, status="in_flight", created_at=stamp(self.clock())))
             conn.execute(update(locations).where(locations.c.id == store_id)
@@ -89,7 +88,7 @@ class OpsOps:
         def work(conn: Connection) -> dict:
             self._location(conn, store_id, "store")
             self._positions(conn, store_id, [sku])
-            rid = f"RR-{store_id}-{secrets.token_hex(6)}"
+            rid = f"RR-{store_id}-{self.unique(6)}"
             conn.execute(insert(release_requests).values(request_id=rid, store_id=store_id, sku=sku, qty=qty,
                                                          status="open", created_at=stamp(self.clock())))
             return {"request_id": rid, "store_id": store_id, "sku": sku, "qty": qty}

@@ -1,284 +1,361 @@
-"""The invariants, checked after every step of the simulation (incrementally: ledgers only grow).
+"""The invariants, checked against the production databases after every step of the simulation.
 
-Per SKU, with S the stores, L every location (stores and the warehouse):
+The checker reads the hub's database and every node file with plain SQLite
+(no service code), and holds them to each other and to the world's truth.
+Per SKU, with S the stores and L every location:
 
-(a) Conservation. Units that entered (the opening at every location,
-    deliveries, resellable returns, count-ups) are exactly those still on a
-    book, gone (sold, written off, counted down) or in transit between stores:
+(a) Conservation. Units that entered (the opening everywhere, deliveries,
+    resellable returns, count-ups) are exactly those on a book, gone (sold,
+    written off, counted down) or on their way between stores:
 
-        Σ_L (hub_share + in_flight + reserved - shortfall)        the hub's side, as the hub has it
-      + Σ_S (quota + held)                                        the stores' side, as each store has it now
-      + Σ_S pending                                               hub-side units of entries the hub lacks
-      + sold + written_off + counted_down + in_transit
-     == opening + received + returned_resellable + counted_up
+        Σ_L (hub_share + in_flight + reserved - shortfall)     the hub's side, as the hub has it
+      + Σ_S (quota + held) + Σ_S pending                       the stores' side, as each node has it
+      + sold + written_off + counted_down + in_transit         the world's tally of what happened
+      + Σ on_hand_delta of entries a restore destroyed         (their events happened; no book has them)
+     == opening + received + returned + counted_up
 
-    where an entry's hub-side delta is `on_hand_delta - quota_delta -
-    held_delta` (hub.rules) and `pending` sums it over a store's entries
-    past the hub's copy: positive for a release not yet credited, negative
-    for an over-quota sale not yet settled. It holds because each hub
-    position satisfies `on_hand + shortfall == quota + held + in_flight +
-    hub_share + reserved` over the hub's copy, and the store's live quota,
-    held and on-hand differ from that copy by exactly the unpushed deltas.
-    `reserved` includes web orders (committed reservations). The right-hand
-    side and `sold ... in_transit` are the world's own tallies of what
-    happened, kept by the driver, not read from any ledger.
+    `pending` is the hub-side delta (`on_hand - quota - held`) of a store's
+    entries past the hub's copy. A rogue store's own books are added on
+    both sides.
 
-(b) Every figure is non-negative: quota, held, in_flight, hub_share,
-    reserved, shortfall and on_hand at the hub; quota, held and each bin at
-    each store.
+(b) Nothing negative: no hub figure, no store bin, quota or hold; and at a
+    store quota + held never exceeds on hand (held units are promised).
 
-(c) Each store's ledger is gapless (seq 1..n) and its balances-after match
-    the running sums; each hub copy is a prefix of the store's ledger
-    (same hashes, same entries), and `next_seq` never goes back; the hub
-    applied each (store, seq) at most once; each store applied each grant
-    at most once and answered each release request at most once; a hub
-    grant is `applied` exactly when the hub's copy holds its quota_granted
-    entry; grant numbers are gapless per store.
+(c) Ledgers. Each store's ledger is gapless, names its store, and its
+    balances-after are the running sums; its stock table is those sums and
+    its open holds sum to `held`. The hub's copy of each store is a prefix
+    of the store's ledger, entry for entry (same content hash), unless the
+    hub recorded a divergence; `next_seq` never goes back but for a restore
+    of the hub. A store applies each grant once and answers each release
+    request once.
 
-(d) No promise twice. At each hub position: the equation balances; its
-    on_hand, quota and held equal the hub's copy of the store's ledger;
-    `reserved` equals the open reservations there and `in_flight` the grants
-    in flight; `shortfall` is at most the over-quota recorded in the hub's
-    copy, is never there while the hub still has a share (`shortfall > 0`
-    implies `hub_share == 0`, so nothing was promised past zero), and the
-    open reservations marked at risk cover `min(shortfall, reserved)`. At
-    each store: Σ ledger deltas == balances, and open holds sum to `held`.
+(d) No promise twice. Each hub position balances
+    (on_hand + shortfall == quota + held + in_flight + hub_share + reserved);
+    its on_hand, quota and held are the sums of the hub's copy; `reserved`
+    is the open reservations and orders there, `in_flight` the grants in
+    flight; a shortfall means the hub share is spent, stays within the
+    over-quota an honest store recorded, and the reservations marked at
+    risk cover it. A grant is applied exactly when its own store's copy
+    holds its entry; a release request is answered exactly when its own
+    store's copy answers it; a transfer is received only by its own
+    receiver; a web order the hub confirmed is never expired.
 """
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections import defaultdict
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hub.rules import OPEN
+from sync.models import LedgerEntry
 
 if TYPE_CHECKING:
     from tests.sim.world import World
 
-FIGS = ("on_hand", "quota", "held", "in_flight", "hub_share", "reserved", "shortfall")
+OPEN = ("held", "ordered", "transfer")
 
 
 class Violation(AssertionError):
     pass
 
 
-class _Sums:
-    __slots__ = ("on_hand", "quota", "held", "floor", "back", "over", "hub_side")
+class _Copy:
+    """What the checker has read of one ledger: its length, per-SKU sums, and the references it made."""
 
     def __init__(self) -> None:
-        self.on_hand = self.quota = self.held = self.floor = self.back = self.over = self.hub_side = 0
+        self.n = 0
+        self.sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])  # oh q h floor back over
+        self.grants: set[str] = set()
+        self.answered: set[str] = set()
+        self.transfers_in: set[str] = set()
 
-    def add(self, e) -> None:  # noqa: ANN001 - a LedgerEntry
-        oh = e.floor_delta + e.back_delta
-        self.on_hand += oh
-        self.quota += e.quota_delta
-        self.held += e.held_delta
-        self.floor += e.floor_delta
-        self.back += e.back_delta
-        self.over += e.over_quota
-        self.hub_side += oh - e.quota_delta - e.held_delta
-
-
-_EMPTY = _Sums()
+    def add(self, seq: int, kind: str, sku: str, floor: int, back: int, quota: int, held: int, over: int,
+            ref: str | None, request_id: str | None) -> list[int]:
+        s = self.sums[sku]
+        s[0] += floor + back
+        s[1] += quota
+        s[2] += held
+        s[3] += floor
+        s[4] += back
+        s[5] += over
+        self.n = seq
+        return s
 
 
 class Checker:
     def __init__(self, world: World) -> None:
         self.w = world
-        stores = world.stores
-        self.store_len = dict.fromkeys(stores, 0)
-        self.hub_len = dict.fromkeys(stores, 0)
-        self.full: dict[str, dict[str, _Sums]] = {s: defaultdict(_Sums) for s in stores}
-        self.prefix: dict[str, dict[str, _Sums]] = {s: defaultdict(_Sums) for s in stores}
-        self.granted: dict[str, set[str]] = {s: set() for s in stores}  # grants a store applied
-        self.answered: dict[str, set[str]] = {s: set() for s in stores}  # release requests a store answered
-        self.hub_granted: set[str] = set()  # grant ids whose quota_granted entry the hub holds
-        self.applied: set[tuple[str, int]] = set()
-        self.applied_len = 0
+        self._hub: sqlite3.Connection | None = None
+        self._nodes: dict[str, sqlite3.Connection] = {}
+        self.node_copy = {s: _Copy() for s in world.stores}
+        self.hub_copy = {s: _Copy() for s in (*world.stores, world.rogue_store)}
+        self.hashes: dict[str, dict[int, str]] = {s: {} for s in world.stores}
+        self.next_seq_seen = dict.fromkeys(world.stores, 1)
         self.checks = 0
-        # A hold is a promise of a unit on the shelf: never more held than on hand when it is placed.
-        # Off by default until node.rules.place_hold checks it (see KNOWN_ISSUES in tests/test_simulation.py).
-        self.holds_backed = world.holds_backed
+        # `PRAGMA data_version` changes when another connection commits to the file: a file
+        # nobody wrote since the last check needs no second look.
+        self._versions: dict[str, int] = {}
+        self._hub_side: dict[str, int] = {}
+        for s in world.stores:
+            sync = world.nodes[s]["runner"].conn.execute("PRAGMA synchronous").fetchone()[0]
+            if sync != 2:  # the power-loss model (a crash loses nothing committed) rests on this
+                raise Violation(f"{s}: node file runs synchronous={sync}, not FULL")
 
     def fail(self, msg: str) -> None:
         raise Violation(msg)
 
-    # -- (c) ledgers ---------------------------------------------------------------
+    # -- connections ---------------------------------------------------------------------
 
-    def _store_ledger(self, s: str) -> None:
-        node = self.w.nodes[s]
-        led = node.ledger
-        n0 = self.store_len[s]
-        if len(led) < n0:
-            self.fail(f"{s}: ledger shrank from {n0} to {len(led)}")
-        sums = self.full[s]
-        for i in range(n0, len(led)):
-            e = led[i]
-            if e.seq != i + 1:
-                self.fail(f"{s}: ledger entry #{i + 1} has seq {e.seq} (not gapless)")
-            if e.store_id != s:
-                self.fail(f"{s}: entry {e.seq} names store {e.store_id}")
-            x = sums[e.sku]
-            x.add(e)
-            if (e.on_hand_after, e.quota_after, e.held_after) != (x.on_hand, x.quota, x.held):
-                self.fail(f"{s}: entry {e.seq} says after=({e.on_hand_after},{e.quota_after},{e.held_after}), "
-                          f"running sums are ({x.on_hand},{x.quota},{x.held})")
-            if e.kind == "hold" and self.holds_backed and e.held_after > e.on_hand_after:
-                self.fail(f"{s}: hold {e.ref} (seq {e.seq}) puts {e.held_after} of {e.sku} aside with only "
-                          f"{e.on_hand_after} on the book: a promise no unit backs")
-            if e.kind == "quota_granted":
-                if e.ref in self.granted[s]:
-                    self.fail(f"{s}: grant {e.ref} applied twice (again at seq {e.seq})")
-                self.granted[s].add(e.ref)
-                if e.ref not in self.w.hub.grants or self.w.hub.grants[e.ref].store_id != s:
-                    self.fail(f"{s}: applied grant {e.ref} that the hub never made for it")
-            rid = e.detail.get("request_id") if e.kind == "quota_released" else None
+    def hub(self) -> sqlite3.Connection:
+        if self._hub is None:
+            self._hub = sqlite3.connect(self.w.hub_path(), isolation_level=None)
+        return self._hub
+
+    def node(self, s: str) -> sqlite3.Connection:
+        c = self._nodes.get(s)
+        if c is None:
+            c = self._nodes[s] = sqlite3.connect(self.w.node_path(s), isolation_level=None)
+        return c
+
+    def close(self) -> None:
+        self._versions.clear()
+        if self._hub is not None:
+            self._hub.close()
+            self._hub = None
+        for c in self._nodes.values():
+            c.close()
+        self._nodes.clear()
+
+    def release_node(self, s: str) -> None:
+        c = self._nodes.pop(s, None)
+        self._versions.pop(s, None)
+        if c is not None:
+            c.close()
+
+    def store_restored(self, s: str) -> None:
+        self.node_copy[s] = _Copy()
+        self.hashes[s] = {}
+
+    def hub_restored(self) -> None:
+        self.hub_copy = {s: _Copy() for s in self.hub_copy}
+        self.next_seq_seen = dict.fromkeys(self.next_seq_seen, 1)
+        self.w.rogue.hub_restored()
+
+    def hub_next_seq(self, s: str) -> int:
+        return self.hub().execute("SELECT next_seq FROM locations WHERE id = ?", (s,)).fetchone()[0]
+
+    @staticmethod
+    def node_last_seq_of(path: Path) -> int:
+        with sqlite3.connect(path) as c:
+            n = c.execute("SELECT coalesce(max(seq), 0) FROM ledger").fetchone()[0]
+        c.close()
+        return n
+
+    # -- (b), (c) at a store -------------------------------------------------------------------
+
+    def _unchanged(self, name: str, c: sqlite3.Connection) -> bool:
+        v = c.execute("PRAGMA data_version").fetchone()[0]
+        if self._versions.get(name) == v:
+            return True
+        self._versions[name] = v
+        return False
+
+    def _store(self, s: str) -> None:
+        c, cp = self.node(s), self.node_copy[s]
+        if self._unchanged(s, c):
+            return
+        rows = c.execute(
+            "SELECT seq, store_id, op_id, kind, sku, qty, floor_delta, back_delta, quota_delta, held_delta, "
+            "over_quota, ref, amount, on_hand_after, quota_after, held_after, terminal, clerk, at, detail "
+            "FROM ledger WHERE seq > ? ORDER BY seq", (cp.n,)).fetchall()
+        for r in rows:
+            seq, store, kind, sku, ref = r[0], r[1], r[3], r[4], r[11]
+            if seq != cp.n + 1:
+                self.fail(f"{s}: ledger entry after {cp.n} has seq {seq} (not gapless)")
+            if store != s:
+                self.fail(f"{s}: entry {seq} names store {store}")
+            detail = json.loads(r[19])
+            sums = cp.add(seq, kind, sku, r[6], r[7], r[8], r[9], r[10], ref, None)
+            if (r[13], r[14], r[15]) != tuple(sums[:3]):
+                self.fail(f"{s}: entry {seq} says after=({r[13]},{r[14]},{r[15]}), running sums are {sums[:3]}")
+            if kind == "quota_granted":
+                if ref in cp.grants:
+                    self.fail(f"{s}: grant {ref} applied twice (again at seq {seq})")
+                cp.grants.add(ref)
+            rid = detail.get("request_id") if kind == "quota_released" else None
             if rid:
-                if rid in self.answered[s]:
-                    self.fail(f"{s}: release request {rid} answered twice (again at seq {e.seq})")
-                self.answered[s].add(rid)
-        self.store_len[s] = len(led)
-        # Σ ledger deltas == balances; every figure non-negative; open holds sum to held.
-        held_by_holds: dict[str, int] = {}
-        for h in node.holds.values():
-            held_by_holds[h.sku] = held_by_holds.get(h.sku, 0) + h.qty
-        for sku, b in node.balances.items():
-            x = sums[sku] if sku in sums else _EMPTY
-            fl, bk = b.bins.get("floor", 0), b.bins.get("back", 0)
-            if fl != x.floor or bk != x.back or b.quota != x.quota or b.held != x.held:
-                self.fail(f"{s} {sku}: balance floor/back/quota/held=({fl},{bk},{b.quota},{b.held}) but the "
-                          f"ledger sums to ({x.floor},{x.back},{x.quota},{x.held})")
-            if min(fl, bk, b.quota, b.held) < 0:
-                self.fail(f"{s} {sku}: negative figure floor={fl} back={bk} quota={b.quota} held={b.held}")
-            if held_by_holds.get(sku, 0) != b.held:
-                self.fail(f"{s} {sku}: open holds sum to {held_by_holds.get(sku, 0)}, held is {b.held}")
+                if rid in cp.answered:
+                    self.fail(f"{s}: release request {rid} answered twice (again at seq {seq})")
+                cp.answered.add(rid)
+            keys = ("seq", "store_id", "op_id", "kind", "sku", "qty", "floor_delta", "back_delta", "quota_delta",
+                    "held_delta", "over_quota", "ref", "amount", "on_hand_after", "quota_after", "held_after",
+                    "terminal", "clerk", "at")
+            self.hashes[s][seq] = LedgerEntry(**dict(zip(keys, r[:19], strict=True)), detail=detail).content_hash()
+        held = dict(c.execute("SELECT sku, sum(qty) FROM holds WHERE status = 'open' GROUP BY sku").fetchall())
+        for sku, fl, bk, q, h in c.execute("SELECT sku, floor, back, quota, held FROM stock"):
+            x = cp.sums[sku] if sku in cp.sums else [0] * 6
+            if (fl, bk, q, h) != (x[3], x[4], x[1], x[2]):
+                self.fail(f"{s} {sku}: stock floor/back/quota/held=({fl},{bk},{q},{h}) but the ledger sums to "
+                          f"({x[3]},{x[4]},{x[1]},{x[2]})")
+            if min(fl, bk, q, h) < 0:
+                self.fail(f"{s} {sku}: a negative figure: floor={fl} back={bk} quota={q} held={h}")
+            if q + h > fl + bk:
+                self.fail(f"{s} {sku}: quota {q} + held {h} exceed the {fl + bk} on hand: a promise no unit backs")
+            if held.get(sku, 0) != h:
+                self.fail(f"{s} {sku}: open holds sum to {held.get(sku, 0)}, held is {h}")
 
-    def _hub_copy(self, s: str) -> None:
-        hub, node = self.w.hub, self.w.nodes[s]
-        nxt = hub.next_seq[s]
-        have = hub.entries[s]
-        n0 = self.hub_len[s]
-        if nxt - 1 < n0:
-            self.fail(f"hub: next_seq for {s} went back to {nxt} from {n0 + 1}")
-        if nxt - 1 > len(node.ledger):
-            self.fail(f"hub: holds {nxt - 1} entries of {s}, the store only wrote {len(node.ledger)}")
-        if len(have) != nxt - 1:
-            self.fail(f"hub: holds {len(have)} entries of {s} but next_seq is {nxt}")
-        sums = self.prefix[s]
-        for seq in range(n0 + 1, nxt):
-            row = have.get(seq)
-            mine = node.ledger[seq - 1]
-            if row is None:
-                self.fail(f"hub: copy of {s} lacks seq {seq} below next_seq {nxt}")
-            if row[0] != self.w.hash_of(mine) or (row[1] is not mine and row[1] != mine):
-                self.fail(f"hub: copy of {s} seq {seq} differs from the store's entry")
-            sums[mine.sku].add(mine)
-            if mine.kind == "quota_granted":
-                self.hub_granted.add(mine.ref)
-        self.hub_len[s] = nxt - 1
+    # -- (c), (d) at the hub ----------------------------------------------------------------------
 
-    # -- the whole check ---------------------------------------------------------------
+    def _hub_copy(self, s: str, diverged: bool) -> None:
+        hub, cp = self.hub(), self.hub_copy[s]
+        nxt = self.hub_next_seq(s)
+        if nxt < self.next_seq_seen.get(s, 1):
+            self.fail(f"hub: next_seq for {s} went back to {nxt} from {self.next_seq_seen[s]}")
+        self.next_seq_seen[s] = nxt
+        rows = hub.execute(
+            "SELECT seq, hash, kind, sku, on_hand_delta, quota_delta, held_delta, over_quota, body FROM store_entries "
+            "WHERE store_id = ? AND seq > ? ORDER BY seq", (s, cp.n)).fetchall()
+        for seq, h, kind, sku, oh, q, hd, over, body in rows:
+            if seq != cp.n + 1:
+                self.fail(f"hub: copy of {s} jumps from {cp.n} to {seq}")
+            mine = self.hashes.get(s, {}).get(seq)
+            if s in self.hashes and not diverged and mine != h:
+                what = "lacks" if mine is None else "holds another"
+                self.fail(f"hub: holds entry {seq} of {s}, which the store {what} (and no divergence was recorded)")
+            ref = json.loads(body).get("ref") if kind in ("quota_granted", "transfer_in") else None
+            rid = json.loads(body).get("detail", {}).get("request_id") if kind == "quota_released" else None
+            cp.add(seq, kind, sku, 0, oh, q, hd, over, ref, rid)
+            if kind == "quota_granted":
+                cp.grants.add(ref)
+            if rid:
+                cp.answered.add(rid)
+            if kind == "transfer_in":
+                cp.transfers_in.add(ref)
+        if cp.n != nxt - 1:
+            self.fail(f"hub: holds {cp.n} entries of {s} but next_seq is {nxt}")
 
     def check(self) -> None:
         self.checks += 1
-        w, hub = self.w, self.w.hub
+        w, hub = self.w, self.hub()
         for s in w.stores:
-            self._store_ledger(s)
-            self._hub_copy(s)
-        log = hub.applied_log
-        for i in range(self.applied_len, len(log)):
-            if log[i] in self.applied:
-                self.fail(f"hub: applied {log[i][0]} seq {log[i][1]} a second time")
-            self.applied.add(log[i])
-        self.applied_len = len(log)
+            self._store(s)
+        if self._unchanged("hub", hub):
+            self._conservation(self._hub_side)
+            return
+        diverged = {r[0] for r in hub.execute("SELECT DISTINCT store_id FROM incidents WHERE kind = 'divergence'")}
+        for s in self.hub_copy:
+            self._hub_copy(s, s in diverged)
 
-        # grants: gapless numbers per store, status matches the hub's copy
-        flying: dict[tuple[str, str], int] = defaultdict(int)
-        per_store: dict[str, int] = defaultdict(int)
-        for g in hub.grants.values():
-            per_store[g.store_id] += 1
-            if (g.status == "applied") != (g.grant_id in self.hub_granted):
-                self.fail(f"hub: grant {g.grant_id} is {g.status} but its entry is "
-                          f"{'' if g.grant_id in self.hub_granted else 'not '}in the hub's copy")
-            if g.status == "in_flight":
-                flying[(g.store_id, g.sku)] += g.qty
-        for s in w.stores:
-            if per_store.get(s, 0) != hub.next_grant_no[s] - 1:
-                self.fail(f"hub: {s} has {per_store.get(s, 0)} grants, next grant_no {hub.next_grant_no[s]}")
+        grants: dict[tuple[str, str], int] = defaultdict(int)
+        for gid, store, sku, qty, status in hub.execute("SELECT grant_id, store_id, sku, qty, status FROM grants"):
+            if status == "in_flight":
+                grants[(store, sku)] += qty
+            if (status == "applied") != (gid in self.hub_copy[store].grants):
+                self.fail(f"hub: grant {gid} of {store} is {status}, and {store}'s copy "
+                          f"{'holds' if gid in self.hub_copy[store].grants else 'lacks'} its entry")
+        for rid, store, status in hub.execute("SELECT request_id, store_id, status FROM release_requests"):
+            if (status == "answered") != (rid in self.hub_copy[store].answered):
+                self.fail(f"hub: release request {rid} of {store} is {status}, and {store}'s copy "
+                          f"{'answers' if rid in self.hub_copy[store].answered else 'does not answer'} it")
+        for tid, to, status in hub.execute("SELECT transfer_id, to_location, status FROM transfers"):
+            if status == "received" and to in self.hub_copy and tid not in self.hub_copy[to].transfers_in:
+                self.fail(f"hub: transfer {tid} to {to} is received, but {to}'s copy never booked it in")
 
         reserved: dict[tuple[str, str], int] = defaultdict(int)
         at_risk: dict[tuple[str, str], int] = defaultdict(int)
-        for r in hub.reservations.values():
-            if r.status in OPEN:
-                reserved[(r.location, r.sku)] += r.qty
-                if r.at_risk:
-                    at_risk[(r.location, r.sku)] += r.qty
+        status_of = {}
+        for rid, loc, sku, qty, status, risky in hub.execute(
+                "SELECT reservation_id, location, sku, qty, status, at_risk FROM reservations"):
+            status_of[rid] = status
+            if status in OPEN:
+                reserved[(loc, sku)] += qty
+                if risky:
+                    at_risk[(loc, sku)] += qty
+        for rid, x in w.web.items():
+            if x["status"] == "ordered" and status_of.get(rid) == "expired":
+                self.fail(f"hub: web order {rid} was confirmed as an order, and has expired since")
 
-        # positions
         hub_side: dict[str, int] = defaultdict(int)
-        for (loc, sku), p in hub.positions.items():
+        for loc, sku, oh, q, h, fl, share, res, short in hub.execute(
+                "SELECT location, sku, on_hand, quota, held, in_flight, hub_share, reserved, shortfall FROM positions"):
             where = f"hub {loc} {sku}"
-            if min(p.on_hand, p.quota, p.held, p.in_flight, p.hub_share, p.reserved, p.shortfall) < 0:
-                self.fail(f"{where}: a negative figure: {p}")
-            if not p.balanced:
-                self.fail(f"{where}: on_hand + shortfall != quota + held + in_flight + hub_share + reserved: {p}")
-            if p.reserved != reserved.get((loc, sku), 0):
-                self.fail(f"{where}: reserved {p.reserved}, open reservations {reserved.get((loc, sku), 0)}")
-            if p.in_flight != flying.get((loc, sku), 0):
-                self.fail(f"{where}: in_flight {p.in_flight}, grants in flight {flying.get((loc, sku), 0)}")
-            if p.shortfall and p.hub_share:
-                self.fail(f"{where}: shortfall {p.shortfall} while the hub still has a share {p.hub_share}")
-            if at_risk.get((loc, sku), 0) < min(p.shortfall, p.reserved):
-                self.fail(f"{where}: shortfall {p.shortfall} but only {at_risk.get((loc, sku), 0)} of "
-                          f"{p.reserved} reserved marked at risk")
-            if loc in self.prefix:
-                x = self.prefix[loc][sku] if sku in self.prefix[loc] else _EMPTY
-                if (p.on_hand, p.quota, p.held) != (x.on_hand, x.quota, x.held):
-                    self.fail(f"{where}: on_hand/quota/held=({p.on_hand},{p.quota},{p.held}) but the hub's copy "
-                              f"of the ledger sums to ({x.on_hand},{x.quota},{x.held})")
-                if p.shortfall > x.over:
-                    self.fail(f"{where}: shortfall {p.shortfall} beyond the over-quota recorded ({x.over})")
-            elif loc == w.warehouse:
-                if p.on_hand != w.warehouse_opening.get(sku, 0):
-                    self.fail(f"{where}: on_hand {p.on_hand}, the warehouse never moved stock")
-            hub_side[sku] += p.hub_share + p.in_flight + p.reserved - p.shortfall
-        for key, q in flying.items():
-            if q and key not in hub.positions:
-                self.fail(f"hub: grants in flight to {key} with no position")
+            if min(oh, q, h, fl, share, res, short) < 0:
+                self.fail(f"{where}: a negative figure: on_hand={oh} quota={q} held={h} in_flight={fl} "
+                          f"hub_share={share} reserved={res} shortfall={short}")
+            if oh + short != q + h + fl + share + res:
+                self.fail(f"{where}: on_hand {oh} + shortfall {short} != quota {q} + held {h} + in_flight {fl} + "
+                          f"hub_share {share} + reserved {res}")
+            if res != reserved.get((loc, sku), 0):
+                self.fail(f"{where}: reserved {res}, open reservations and orders {reserved.get((loc, sku), 0)}")
+            if fl != grants.get((loc, sku), 0):
+                self.fail(f"{where}: in_flight {fl}, grants in flight {grants.get((loc, sku), 0)}")
+            if short and share:
+                self.fail(f"{where}: shortfall {short} while the hub still has a share of {share}")
+            if at_risk.get((loc, sku), 0) < min(short, res):
+                self.fail(f"{where}: shortfall {short} but only {at_risk.get((loc, sku), 0)} of {res} reserved "
+                          "is marked at risk")
+            if loc in self.hub_copy:
+                x = self.hub_copy[loc].sums.get(sku, [0] * 6)
+                if (oh, q, h) != tuple(x[:3]):
+                    self.fail(f"{where}: on_hand/quota/held=({oh},{q},{h}) but the hub's copy sums to {x[:3]}")
+                # A restored hub settles the grants it forgot like over-quota: only then may it exceed.
+                if loc in w.stores and short > x[5] and not w.stats["fault:hub_restore"]:
+                    self.fail(f"{where}: shortfall {short} beyond the over-quota {loc} recorded ({x[5]})")
+            hub_side[sku] += share + fl + res - short
+        self._hub_side = hub_side
+        for key, q in grants.items():
+            if q and key[1] not in dict.fromkeys(w.skus):
+                self.fail(f"hub: grants in flight to {key} of a SKU nobody stocks")
+        self._conservation(hub_side)
 
-        # (a) conservation per SKU
+    def _conservation(self, hub_side: dict[str, int]) -> None:
+        w = self.w
+        rogue = w.rogue.figures(self.hub_copy[w.rogue_store].n)
+        lost: dict[str, int] = defaultdict(int)
+        for s in w.stores:
+            for e in w.orphans[s]:
+                lost[e["sku"]] += e["floor_delta"] + e["back_delta"]
         for sku in w.skus:
-            lhs = hub_side.get(sku, 0)
+            lhs = hub_side.get(sku, 0) + lost.get(sku, 0)
             for s in w.stores:
-                b = w.nodes[s].balances[sku]
-                full = self.full[s][sku].hub_side if sku in self.full[s] else 0
-                pre = self.prefix[s][sku].hub_side if sku in self.prefix[s] else 0
-                lhs += b.quota + b.held + (full - pre)
+                full = self.node_copy[s].sums.get(sku, [0] * 6)
+                pre = self.hub_copy[s].sums.get(sku, [0] * 6)
+                if self.hub_copy[s].n > self.node_copy[s].n:  # a restored store, not yet caught up: the hub's
+                    lhs += pre[1] + pre[2]                    # copy is the longer book
+                else:
+                    lhs += full[1] + full[2] + (full[0] - full[1] - full[2]) - (pre[0] - pre[1] - pre[2])
+            oh, q, h, pending = rogue.get(sku, (0, 0, 0, 0))
+            lhs += q + h + pending
             t = w.tally[sku]
             lhs += t["sold"] + t["written_off"] + t["counted_down"] + t["in_transit"]
-            rhs = t["opening"] + t["received"] + t["returned"] + t["counted_up"]
+            rhs = t["opening"] + t["received"] + t["returned"] + t["counted_up"] + oh
             if lhs != rhs:
-                self.fail(f"conservation {sku}: units accounted {lhs} != units that entered {rhs} (tally {dict(t)})")
+                self.fail(f"conservation {sku}: units accounted {lhs} != units that entered {rhs} (tally {dict(t)}, "
+                          f"lost in restores {lost.get(sku, 0)})")
 
-    # -- after the heal -------------------------------------------------------------------
+    # -- after the heal ------------------------------------------------------------------------------
 
     def converged(self) -> None:
-        w, hub = self.w, self.w.hub
+        w, hub = self.w, self.hub()
         for s in w.stores:
-            node = w.nodes[s]
-            if hub.next_seq[s] != len(node.ledger) + 1:
-                self.fail(f"heal: hub holds {hub.next_seq[s] - 1} of {s}'s {len(node.ledger)} entries")
-            for sku, b in node.balances.items():
-                p = hub.positions.get((s, sku))
-                have = (p.on_hand, p.quota, p.held) if p else (0, 0, 0)
-                if have != (b.on_hand, b.quota, b.held):
-                    self.fail(f"heal: hub {s} {sku} on_hand/quota/held={have}, the store has "
-                              f"({b.on_hand},{b.quota},{b.held})")
-                if p is not None and p.in_flight:
-                    self.fail(f"heal: hub {s} {sku} still has {p.in_flight} in flight")
-        left = [g.grant_id for g in hub.grants.values() if g.status != "applied"]
+            n = self.node_copy[s].n
+            if self.hub_next_seq(s) != n + 1:
+                self.fail(f"heal: the hub holds {self.hub_next_seq(s) - 1} of {s}'s {n} entries")
+            for sku, fl, bk, q, h in self.node(s).execute("SELECT sku, floor, back, quota, held FROM stock"):
+                p = hub.execute("SELECT on_hand, quota, held, in_flight FROM positions WHERE location = ? AND sku = ?",
+                                (s, sku)).fetchone() or (0, 0, 0, 0)
+                if p[:3] != (fl + bk, q, h):
+                    self.fail(f"heal: hub {s} {sku} on_hand/quota/held={p[:3]}, the store has ({fl + bk},{q},{h})")
+                if p[3]:
+                    self.fail(f"heal: hub {s} {sku} still has {p[3]} in flight")
+        marks = ", ".join("?" * len(w.stores))
+        left = hub.execute(f"SELECT grant_id FROM grants WHERE status != 'applied' AND store_id IN ({marks})",
+                           w.stores).fetchall()
         if left:
-            self.fail(f"heal: grants never applied: {left}")
-        asked = [r.request_id for r in hub.releases.values() if r.status != "answered"]
+            self.fail(f"heal: grants never applied: {[r[0] for r in left]}")
+        asked = hub.execute(f"SELECT request_id FROM release_requests WHERE status = 'open' AND store_id IN ({marks})",
+                            w.stores).fetchall()
         if asked:
-            self.fail(f"heal: release requests never answered: {asked}")
+            self.fail(f"heal: release requests never answered: {[r[0] for r in asked]}")

@@ -1,9 +1,12 @@
-"""The network between each store and the hub: every message may be lost, doubled, delayed or overtaken.
+"""The network between each store and the hub, and the faults a seed draws for it.
 
-A message is delivered at its own time (send time plus a random delay), so
-two messages on one link arrive in any order. A link that is cut drops what
-is sent on it and what would arrive on it while cut. `perfect()` turns all
-faults off (the heal phase): no loss, no duplicates, no delay.
+A call from a store's runner is a request and a response. Either leg may be
+lost (the caller sees `Offline` after its timeout, as `sync.client.HubClient`
+does); a request may also arrive late, after the caller gave up, or twice:
+such copies wait in a queue and reach the hub at their own time, in any
+order with later requests. A link that is cut (a partition) loses
+everything sent on it and everything that would arrive on it meanwhile.
+`perfect()` turns every fault off for the heal phase.
 """
 
 from __future__ import annotations
@@ -15,65 +18,82 @@ from datetime import datetime, timedelta
 from typing import Any
 
 
+@dataclass
+class LinkFaults:
+    drop: float = 0.0  # each leg of a call
+    duplicate: float = 0.0  # a request also arrives again later
+    late: float = 0.0  # a request arrives only after the caller gave up
+    max_delay_min: float = 0.0
+
+
 @dataclass(order=True)
-class Message:
+class Late:
+    """A copy of a request on its way: delivered to the hub at `deliver_at`, its answer goes nowhere."""
+
     deliver_at: datetime
     n: int
     store: str = field(compare=False)
-    to_hub: bool = field(compare=False)
     kind: str = field(compare=False)
     body: Any = field(compare=False, default=None)
 
 
-@dataclass
-class Faults:
-    drop: float = 0.12
-    duplicate: float = 0.08
-    max_delay_min: float = 45.0
-
-
 class Network:
-    def __init__(self, rng: random.Random, stores: list[str], faults: Faults | None = None) -> None:
-        self.rng = rng
-        self.faults = faults or Faults()
-        self.cut_until: dict[str, datetime | None] = {s: None for s in stores}
-        self.queue: list[Message] = []
+    def __init__(self, stores: list[str], faults: LinkFaults) -> None:
+        self.faults = faults
+        self.cut_until: dict[str, datetime | None] = dict.fromkeys(stores)
+        self.queue: list[Late] = []
         self._n = 0
-        self.stats = {"sent": 0, "dropped": 0, "duplicated": 0, "delivered": 0}
+        self.stats = {"calls": 0, "lost": 0, "late": 0, "duplicated": 0, "partitioned": 0}
 
     def perfect(self) -> None:
-        self.faults = Faults(drop=0.0, duplicate=0.0, max_delay_min=0.0)
-        for s in self.cut_until:
-            self.cut_until[s] = None
+        self.faults = LinkFaults()
+        self.cut_until = dict.fromkeys(self.cut_until)
+        self.queue.clear()
 
     def cut(self, store: str, until: datetime) -> None:
         self.cut_until[store] = until
 
     def is_cut(self, store: str, now: datetime) -> bool:
-        until = self.cut_until[store]
+        until = self.cut_until.get(store)
         return until is not None and now < until
 
-    def send(self, now: datetime, store: str, to_hub: bool, kind: str, body: Any = None) -> None:
-        self.stats["sent"] += 1
+    def request(self, rng: random.Random, now: datetime, store: str, kind: str, body: Any) -> bool:
+        """Whether a request reaches the hub now; late and duplicate copies are queued as a side effect."""
+        self.stats["calls"] += 1
         f = self.faults
-        if self.is_cut(store, now) or (f.drop and self.rng.random() < f.drop):
-            self.stats["dropped"] += 1
-            return
-        copies = 2 if f.duplicate and self.rng.random() < f.duplicate else 1
-        if copies == 2:
+        if self.is_cut(store, now):
+            self.stats["partitioned"] += 1
+            return False
+        if f.drop and rng.random() < f.drop:
+            self.stats["lost"] += 1
+            return False
+        if f.late and rng.random() < f.late:
+            self.stats["late"] += 1
+            self._queue(rng, now, store, kind, body)
+            return False
+        if f.duplicate and rng.random() < f.duplicate:
             self.stats["duplicated"] += 1
-        for _ in range(copies):
-            delay = timedelta(minutes=self.rng.uniform(0, f.max_delay_min)) if f.max_delay_min else timedelta(0)
-            self._n += 1
-            heapq.heappush(self.queue, Message(now + delay, self._n, store, to_hub, kind, body))
+            self._queue(rng, now, store, kind, body)
+        return True
 
-    def due(self, now: datetime) -> Message | None:
-        """The next message due by `now` that survives its link, or None."""
+    def response(self, rng: random.Random, now: datetime, store: str) -> bool:
+        """Whether the hub's answer reaches the store."""
+        if self.is_cut(store, now) or (self.faults.drop and rng.random() < self.faults.drop):
+            self.stats["lost"] += 1
+            return False
+        return True
+
+    def _queue(self, rng: random.Random, now: datetime, store: str, kind: str, body: Any) -> None:
+        delay = timedelta(minutes=rng.uniform(0.5, max(0.5, self.faults.max_delay_min)))
+        self._n += 1
+        heapq.heappush(self.queue, Late(now + delay, self._n, store, kind, body))
+
+    def due(self, now: datetime) -> Late | None:
+        """The next late copy due by `now` whose link is up when it arrives, or None."""
         while self.queue and self.queue[0].deliver_at <= now:
             m = heapq.heappop(self.queue)
             if self.is_cut(m.store, m.deliver_at):
-                self.stats["dropped"] += 1
+                self.stats["partitioned"] += 1
                 continue
-            self.stats["delivered"] += 1
             return m
         return None

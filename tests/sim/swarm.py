@@ -1,0 +1,66 @@
+"""Many seeds on every core: what the test suite and `bench/sim_soak.py` both run.
+
+Each worker process runs whole seeds (a world is a few files on tmpfs and
+the production services over them); results come back as plain dicts: the
+seed, its faults, its summary, or its failure with the replay command.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+CHUNK = 8  # seeds per task: small enough to spread evenly, large enough to keep the pipe quiet
+
+
+def _run_chunk(seeds: list[int], steps: int, clean: bool) -> list[dict]:
+    import logging
+
+    from tests.sim.faults import Faults
+    from tests.sim.world import SimFailure, run
+
+    logging.getLogger("backroom").setLevel(logging.ERROR)  # a restored node's warnings are the point here
+    out = []
+    for seed in seeds:
+        t = time.perf_counter()
+        try:
+            w = run(seed, steps, faults=Faults.none() if clean else None)
+            out.append({"seed": seed, "ok": True, "summary": w.summary(), "faults": w.faults.describe(),
+                        "s": time.perf_counter() - t})
+        except SimFailure as f:
+            out.append({"seed": seed, "ok": False, "failure": str(f), "s": time.perf_counter() - t})
+    return out
+
+
+def run_many(seeds: Iterable[int], steps: int, *, workers: int | None = None,
+             clean: bool = False) -> Iterator[dict]:
+    """Every seed's result, in the order the chunks finish."""
+    seeds = list(seeds)
+    workers = workers or os.cpu_count() or 1
+    chunks = [seeds[i:i + CHUNK] for i in range(0, len(seeds), CHUNK)]
+    if workers == 1:
+        for c in chunks:
+            yield from _run_chunk(c, steps, clean)
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        for done in pool.map(_run_chunk, chunks, [steps] * len(chunks), [clean] * len(chunks)):
+            yield from done
+
+
+FAULT_KINDS = ("fault:crash", "fault:terminal_crash", "fault:power_loss", "fault:partition", "fault:stale_restore",
+               "fault:hub_restore", "fault:serialization", "fault:ambiguous_commit", "net:lost", "net:late",
+               "net:duplicated", "net:partitioned", "forged", "clock_skew", "two_hubs", "terminals>1")
+
+
+def faults_of(result: dict) -> dict[str, int]:
+    """The faults a seed injected, by kind (counts of events; a per-seed setting counts once)."""
+    s, f = result["summary"], result["faults"]
+    got = {k: s.get(k, 0) for k in FAULT_KINDS if ":" in k}
+    got["forged"] = sum(v for k, v in s.items() if k.startswith("forged:"))
+    got["clock_skew"] = int(bool(f["store_skew_s"] or f["hub_skew_s"]))
+    got["two_hubs"] = int(f["two_hubs"])
+    got["terminals>1"] = int(f["terminals"] > 1)
+    return got
