@@ -45,41 +45,7 @@ from node.errors import (
     UnknownSku,
     UnknownTransfer,
 )
-
-FLOOR = "floor"
-BACK = "back"
-BINS = (FLOOR, BACK)
-
-
-class Policy(StrEnum):
-    """What a store does with a sale past its quota (the unit is in the customer's hand)."""
-
-    STRICT = "strict"  # refuse, with a clear message
-    IN_HAND = "in-hand"  # sell, record over-quota, the hub settles
-
-
-class Kind(StrEnum):
-    SALE = "sale"
-    RETURN = "return"
-    RECEIVE = "receive"
-    HOLD = "hold"
-    HOLD_RELEASED = "hold_released"
-    HOLD_EXPIRED = "hold_expired"
-    HOLD_CONVERTED = "hold_converted"  # a held unit sold: the sale line of that hold
-    COUNT = "count"
-    DAMAGED = "damaged"
-    EXPIRED = "expired"
-    LOST = "lost"
-    MOVE = "move"
-    TRANSFER_OUT = "transfer_out"
-    TRANSFER_IN = "transfer_in"
-    QUOTA_GRANTED = "quota_granted"
-    QUOTA_RELEASED = "quota_released"
-
-
-WRITE_OFFS = (Kind.DAMAGED, Kind.EXPIRED, Kind.LOST)
-SOLD = (Kind.SALE, Kind.HOLD_CONVERTED)
-
+from sync.kinds import BACK, BINS, FLOOR, SOLD, WRITE_OFFS, Kind, Policy  # the shared words, re-exported
 
 class Tender(StrEnum):
     CASH = "cash"

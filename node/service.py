@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from node.barcodes import Scan, parse_scan
 from node.bounds import MAX_TERMINAL, Limits, check_text
 from node.errors import BadInput, ExpiredItem, HoldUnavailable, NotInitialised, UnknownSku
 from node.rules import BACK, FLOOR, Balance, Hold, Kind, Plan, Policy, SaleLine, Tender
+from sync.kinds import parse_stamp, stamp, utcnow  # noqa: F401 - callers take them from here too
 from node.store import backup, immediate, open_node_file
 
 if TYPE_CHECKING:  # the wire's pydantic models cost a CLI call 150 ms to import
@@ -30,16 +31,6 @@ if TYPE_CHECKING:  # the wire's pydantic models cost a CLI call 150 ms to import
 Clock = Callable[[], datetime]
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def stamp(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def parse_stamp(s: str) -> datetime:
-    return datetime.fromisoformat(s)
 
 
 @dataclass(frozen=True)

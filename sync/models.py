@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StringConstraints
 
+from sync.kinds import Kind, Policy
+
 WIRE_VERSION = 1
 MAX_BATCH = 1000  # entries per push; a day offline drains in several batches
 
@@ -46,10 +48,7 @@ Seq = bounded(1, MAX_SEQ)
 Cursor = bounded(0, MAX_SEQ)
 Units = bounded(1, MAX_UNITS)  # a quantity that must be at least one unit
 
-EntryKind = Literal[
-    "sale", "return", "receive", "hold", "hold_released", "hold_expired", "hold_converted", "count",
-    "damaged", "expired", "lost", "move", "transfer_out", "transfer_in", "quota_granted", "quota_released",
-]
+EntryKind = Kind  # the wire's name for it, kept for callers
 
 
 class Wire(BaseModel):
@@ -228,7 +227,7 @@ class StoreOpening(Wire):
 
     store_id: Id
     name: str
-    policy: Literal["strict", "in-hand"]
+    policy: Policy
     catalog: list[CatalogItem]
     locations: list[LocationInfo]
     stock: list[tuple[str, str, int, int]]  # sku, bin, on_hand, quota

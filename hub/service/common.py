@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import fields
-from datetime import datetime, UTC
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
+from sync.kinds import stamp, utcnow  # noqa: F401 - the service modules take them from here
 from hub import db
 from hub.db import driver_sql, one_of, RowWriter
 from hub.rules import EntryFacts, Position, Reservation
@@ -18,14 +19,6 @@ from sync import models as wire
 
 # The figures of a position, as the positions table holds them (after location and sku).
 POSITION_FIGURES = tuple(f.name for f in fields(Position))[2:]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def stamp(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def hash_token(token: str) -> str:
