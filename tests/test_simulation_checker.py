@@ -63,8 +63,8 @@ def _grant_past_the_shelf(balances: dict, grant_id: str, sku: str, qty: int, **k
 PLANTS: dict[str, tuple[object, str, Callable, str]] = {
     "grant_from_nowhere": (hub_rules, "grant", _grant_from_nowhere, "!= quota"),
     "commit_anything": (hub_rules, "commit", _commit_anything, "open reservations and orders"),
-    "settle_without_risk": (hub_rules, "_settle", _settle_without_risk, "marked at risk"),
-    "foreign_grant_applied": (hub_rules, "check_grant", _any_store_may_apply, "copy lacks its entry"),
+    "settle_without_risk": (hub_rules.positions, "_settle", _settle_without_risk, "marked at risk"),
+    "foreign_grant_applied": (hub_rules.references, "check_grant", _any_store_may_apply, "copy lacks its entry"),
     "sell_held_units": (node_rules.sale, "till_check", _sell_held_units, "a promise no unit backs"),
     "grant_past_the_shelf": (node_rules, "apply_grant", _grant_past_the_shelf, "a promise no unit backs"),
 }
