@@ -20,8 +20,9 @@ from pydantic import ValidationError
 from node import rules
 from node.bounds import MAX_ID
 from node.errors import AlreadyApplied, BadInput, StoreError
-from node.service import Clock, Node, stamp
+from node.service import Clock, Node
 from sync.client import HubClient, Offline, Refused
+from sync.kinds import stamp
 from sync.models import MAX_BATCH, LedgerEntry, PushBatch, StoreOpening
 
 log = logging.getLogger("backroom.node.runner")

@@ -17,7 +17,8 @@ from textual.app import App
 from textual.binding import Binding
 
 from node.errors import StoreError
-from node.service import Clock, Node, utcnow
+from node.service import Clock, Node
+from sync.kinds import utcnow
 from tui.screens.dialogs import StockMenu
 from tui.screens.forms import OperationForm
 from tui.screens.lookup import LookupScreen
