@@ -1,0 +1,67 @@
+"""The schema's versions, run in order once each; safe to run from several hub processes at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Engine, insert, inspect, select
+
+from hub.db.schema import metadata, schema_migrations, transfers
+from hub.db.transactions import transact
+
+
+def _m1(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables
+                                      if t.name not in ("schema_migrations", "transfers")])
+
+
+def _m2_transfers(conn: Connection) -> None:
+    transfers.create(conn)
+
+
+def _m3_feed_positions(conn: Connection) -> None:
+    if "position" not in {c["name"] for c in inspect(conn).get_columns("changefeed")}:
+        conn.exec_driver_sql("ALTER TABLE changefeed ADD COLUMN position BIGINT")
+        conn.exec_driver_sql("CREATE UNIQUE INDEX changefeed_position ON changefeed (position)")
+    # Rows from before had only ids: they are all committed now, so their order stands.
+    conn.exec_driver_sql("UPDATE changefeed SET position = id WHERE position IS NULL")
+
+
+def _m4_wide_figures(conn: Connection) -> None:
+    """A position's figures add up a store's entries (each within a billion): 64-bit, so a sum
+    cannot overflow; a transfer's id is the store's, as long as the wire allows. SQLite's
+    integers are 64-bit and its strings unbounded already."""
+    if conn.dialect.name != "postgresql":
+        return
+    figures = ("on_hand", "quota", "held", "in_flight", "hub_share", "reserved", "shortfall", "safety_buffer")
+    conn.exec_driver_sql("ALTER TABLE positions " + ", ".join(f"ALTER COLUMN {f} TYPE BIGINT" for f in figures))
+    conn.exec_driver_sql("ALTER TABLE changefeed ALTER COLUMN on_hand TYPE BIGINT, "
+                         "ALTER COLUMN available TYPE BIGINT")
+    conn.exec_driver_sql("ALTER TABLE transfers ALTER COLUMN transfer_id TYPE VARCHAR(128)")
+
+
+def _m5_longer_idempotency_keys(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ALTER TABLE idempotency ALTER COLUMN key TYPE VARCHAR(220)")
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _m1, _m2_transfers, _m3_feed_positions, _m4_wide_figures, _m5_longer_idempotency_keys]
+
+
+def migrate(engine: Engine, now: str) -> int:
+    """Bring the schema to the newest version; safe to run from several hub processes at once."""
+    def step(conn: Connection) -> int:
+        schema_migrations.create(conn, checkfirst=True)
+        done = set(conn.scalars(select(schema_migrations.c.version)))
+        for version, fn in enumerate(MIGRATIONS, start=1):
+            if version not in done:
+                fn(conn)
+                conn.execute(insert(schema_migrations).values(version=version, applied_at=now))
+        return len(MIGRATIONS)
+    if engine.dialect.name == "postgresql":
+        # DDL under SERIALIZABLE from two processes: serialise on an advisory lock.
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(424242)")
+            return step(conn)
+    return transact(engine, step)
