@@ -8,6 +8,7 @@ import os
 import sys
 
 from hub.rules import HubError
+from sync.kinds import Policy, stamp, utcnow
 
 DEFAULT_DB = "sqlite:///hub.sqlite"
 
@@ -25,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("init", help="load the demo chain: catalog, locations, stock and each store's opening quota")
     i.add_argument("--quota-share", type=float, default=0.7,
                    help="share of each store's unbuffered stock that opens as the store's quota (default 0.7)")
-    i.add_argument("--policy", choices=["strict", "in-hand"], default="in-hand",
+    i.add_argument("--policy", choices=list(Policy), default=Policy.IN_HAND,
                    help="what stores do with a sale past quota (default in-hand)")
     i.add_argument("--skus", type=int, default=2000, help="catalog size (default 2,000: the demo chain)")
     i.add_argument("--stores", type=int, default=3, help="number of stores (default 3)")
@@ -55,7 +56,6 @@ def main(argv: list[str] | None = None) -> int:
             import uvicorn
 
             from hub.db import make_engine, migrate
-            from hub.service import stamp, utcnow
 
             migrate(make_engine(url), stamp(utcnow()))  # once, before the workers start
             os.environ["BACKROOM_HUB_DATABASE_URL"] = url

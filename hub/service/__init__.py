@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from hub.service.base import HubBase
 from hub.service.common import (
-    POSITION_FIGURES, _feed_row, _position, _write_feed, hash_token, stamp, utcnow,
+    POSITION_FIGURES, _feed_row, _position, _write_feed, hash_token,
 )
 from hub.service.ops import OpsOps
 from hub.service.stores import StoreOps
 from hub.service.web import WebOps
+from sync.kinds import stamp, utcnow
 
 __all__ = ["POSITION_FIGURES", "Hub", "_feed_row", "_position", "_write_feed", "hash_token", "stamp", "utcnow"]
 

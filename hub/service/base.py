@@ -15,8 +15,9 @@ from hub.db import driver_sql, one_of
 from hub.db import idempotency, incidents, locations, tokens, transact
 from hub.rules import Position, Principal
 from hub.service.common import (
-    _feed_row, hash_token, _POSITION_COLS, stamp, _TOKEN, utcnow, _write_feed, _WRITE_POSITIONS,
+    _feed_row, hash_token, _POSITION_COLS, _TOKEN, _write_feed, _WRITE_POSITIONS,
 )
+from sync.kinds import stamp, utcnow
 
 
 class HubBase:

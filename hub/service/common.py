@@ -6,16 +6,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import fields
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-from sync.kinds import stamp, utcnow  # noqa: F401 - the service modules take them from here
 from hub import db
 from hub.db import driver_sql, one_of, RowWriter
 from hub.rules import EntryFacts, Position, Reservation
 from sync import models as wire
+from sync.kinds import Kind, parse_stamp
 
 # The figures of a position, as the positions table holds them (after location and sku).
 POSITION_FIGURES = tuple(f.name for f in fields(Position))[2:]
@@ -68,8 +67,9 @@ def _canonical(e: wire.LedgerEntry) -> tuple[str, str]:
 
 def _facts(e: wire.LedgerEntry) -> EntryFacts:
     d = e.detail
-    request_id = d.get("request_id") if e.kind == "quota_released" else None
-    counterpart = d.get("to") if e.kind == "transfer_out" else d.get("from") if e.kind == "transfer_in" else None
+    request_id = d.get("request_id") if e.kind == Kind.QUOTA_RELEASED else None
+    counterpart = (d.get("to") if e.kind == Kind.TRANSFER_OUT
+                   else d.get("from") if e.kind == Kind.TRANSFER_IN else None)
     return EntryFacts(e.seq, e.kind, e.sku, e.qty, e.on_hand_delta, e.quota_delta, e.held_delta, e.over_quota,
                       e.ref, d.get("hub_ordered") is True, e.quota_after,
                       str(request_id) if request_id else None, str(counterpart) if counterpart else None)
@@ -80,7 +80,7 @@ def _position(row: Any) -> Position:
 
 
 def _reservation(row: Any) -> Reservation:
-    exp = datetime.fromisoformat(row.expires_at) if row.expires_at else None
+    exp = parse_stamp(row.expires_at) if row.expires_at else None
     return Reservation(row.reservation_id, row.location, row.sku, row.qty, row.status, exp, row.at_risk)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -15,13 +14,14 @@ from hub.db import (
     store_entries, transact,
 )
 from hub.rules import Position
-from hub.service.common import _position, POSITION_FIGURES, stamp
+from hub.service.common import _position, POSITION_FIGURES
+from sync.kinds import Policy, parse_stamp, stamp
 
 
 class OpsOps:
     """Central ops' operations (a part of Hub)."""
 
-    def load_chain(self, chain: Any, *, quota_share: float = 0.7, policy: str = "in-hand") -> dict:
+    def load_chain(self, chain: Any, *, quota_share: float = 0.7, policy: str = Policy.IN_HAND) -> dict:
         """Load a fixtures chain: catalog, locations, the warehouse's stock, each store's opening split."""
         now = stamp(self.clock())
 
@@ -115,7 +115,7 @@ class OpsOps:
                 grants.c.status == "in_flight").group_by(grants.c.store_id)).all())
             out = []
             for r in conn.execute(select(locations).where(locations.c.kind == "store").order_by(locations.c.id)):
-                lag = (now - datetime.fromisoformat(r.last_seen)).total_seconds() if r.last_seen else None
+                lag = (now - parse_stamp(r.last_seen)).total_seconds() if r.last_seen else None
                 out.append({"store_id": r.id, "name": r.name, "last_seq": r.next_seq - 1, "last_seen": r.last_seen,
                             "lag_s": lag, "open_incidents": open_inc.get(r.id, 0), "blocked": r.blocked,
                             "grants_in_flight": in_flight.get(r.id, 0)})

@@ -13,8 +13,9 @@ from hub.db import (
     transfers,
 )
 from hub.rules import Principal
-from hub.service.common import _canonical, _facts, _OpenReservations, stamp, _WRITE_ENTRIES
+from hub.service.common import _canonical, _facts, _OpenReservations, _WRITE_ENTRIES
 from sync import models as wire
+from sync.kinds import stamp
 
 
 class StoreOps:

@@ -13,7 +13,8 @@ from hub import rules
 from hub.db import driver_sql
 from hub.db import items, positions, reservations, transact
 from hub.rules import Position, Reservation
-from hub.service.common import _feed_row, hash_token, _position, _POSITION_COLS, _reservation, stamp, _write_feed
+from hub.service.common import _feed_row, hash_token, _position, _POSITION_COLS, _reservation, _write_feed
+from sync.kinds import stamp
 
 # rules.reserve as one PostgreSQL statement, run on its own (autocommit): one round trip,
 # where BEGIN, statement, COMMIT would be three. The guarded UPDATE is `qty <= promisable`,
