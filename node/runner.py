@@ -5,6 +5,7 @@ carries it to the hub later. Progress is kept in the node file (`pushed_seq`,
 `pull_cursor`), so a restart continues where it stopped, and every step is
 safe to repeat: the hub ignores entries it holds, grants apply once by id,
 and a release request is answered under an operation id made from its id.
+When the file and the hub disagree, sync stops: see `node.recovery`.
 """
 
 from __future__ import annotations
@@ -15,98 +16,32 @@ import logging
 import threading
 from collections.abc import Callable
 
-from pydantic import ValidationError
-
 from node import rules
 from node.bounds import MAX_ID
-from node.errors import AlreadyApplied, BadInput, StoreError
+from node.errors import AlreadyApplied, StoreError
+from node.recovery import (  # noqa: F401 - re-exported: callers take the stops and recover from the runner
+    BLOCKING,
+    PUSH_BATCH,
+    BadEntry,
+    BehindHub,
+    Diverged,
+    SyncStopped,
+    check_position,
+    wire_entries,
+    recover,
+    refuse_if_stopped,
+)
 from node.service import Clock, Node
 from sync.client import HubClient, Offline, Refused
 from sync.kinds import stamp
-from sync.models import MAX_BATCH, LedgerEntry, PushBatch, StoreOpening
+from sync.models import MAX_BATCH, PushBatch, StoreOpening
 
 log = logging.getLogger("backroom.node.runner")
-
-PUSH_BATCH = 500
-
-
-class SyncStopped(Exception):
-    """The node will not push until something changes; `code` for programs, `message` for people."""
-
-    code = "stopped"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class BehindHub(SyncStopped):
-    """The hub holds more of this store's ledger than its file: it was restored from an old copy."""
-
-    code = "behind_hub"
-
-    def __init__(self, local: int, hub: int) -> None:
-        super().__init__(f"Restored behind the hub: this store's ledger ends at seq {local} but the hub holds it "
-                         f"up to seq {hub}; pushing is stopped until the missing entries are recovered from the "
-                         f"hub (`backroom node recover`).")
-        self.local, self.hub = local, hub
-
-
-class Diverged(SyncStopped):
-    """Entries under sequences the hub holds differ from the hub's: only ops can sort that out."""
-
-    code = "diverged"
-
-    def __init__(self, seq: int, detail: str = "") -> None:
-        super().__init__(f"Diverged from the hub: this store's entry {seq} differs from the hub's copy "
-                         f"(new entries were written under sequences the hub already holds{detail}); pushing is "
-                         f"stopped and ops are told. Restore this store from the hub into a new file.")
-        self.seq = seq
-
-
-class BadEntry(SyncStopped):
-    code = "bad_entry"
-
-
-# Stopped states that no push may pass: pushing would skip or overwrite entries.
-BLOCKING = (BehindHub.code, Diverged.code)
-
-
-def _entries(rows: list[dict]) -> list[LedgerEntry]:
-    try:
-        return [LedgerEntry(**r) for r in rows]
-    except ValidationError as err:
-        first = err.errors()[0]
-        seq = next((r["seq"] for r in rows if not _valid(r)), rows[0]["seq"])
-        raise BadEntry(f"Ledger entry {seq} cannot be sent to the hub ({'.'.join(map(str, first['loc']))}: "
-                       f"{first['msg']}); sync is stopped at it.") from None
-
-
-def _valid(row: dict) -> bool:
-    try:
-        LedgerEntry(**row)
-    except ValidationError:
-        return False
-    return True
-
-
-def _check_position(node: Node, hub_next: int | None) -> None:
-    """The hub expecting a sequence past this file's next one means the file is an old copy."""
-    if hub_next is not None and hub_next - 1 > node.last_seq():
-        raise BehindHub(node.last_seq(), hub_next - 1)
-
-
-def _refuse_if_stopped(node: Node) -> None:
-    m = node.meta()
-    if m.get("sync_stopped") in BLOCKING:
-        err = SyncStopped(m.get("last_error") or "Sync is stopped.")
-        err.code = m["sync_stopped"]
-        raise err
 
 
 def push(node: Node, client: HubClient, *, batch: int = PUSH_BATCH) -> int:
     """Send every entry the hub lacks, in order and in bounded batches. Returns entries accepted."""
-    _refuse_if_stopped(node)
+    refuse_if_stopped(node)
     store = node.store_id
     pushed = min(int(node.meta().get("pushed_seq", 0)), node.last_seq())
     accepted = 0
@@ -116,10 +51,10 @@ def push(node: Node, client: HubClient, *, batch: int = PUSH_BATCH) -> int:
         if not rows:
             return accepted
         try:
-            result = client.push(PushBatch(store_id=store, entries=_entries(rows)))
+            result = client.push(PushBatch(store_id=store, entries=wire_entries(rows)))
         except Refused as r:
             if r.code == "gap" and r.expected_seq is not None:
-                _check_position(node, r.expected_seq)
+                check_position(node, r.expected_seq)
                 # The hub lost nothing we hold: resend from where it says.
                 pushed = r.expected_seq - 1
                 node.set_meta(pushed_seq=str(pushed))
@@ -128,57 +63,10 @@ def push(node: Node, client: HubClient, *, batch: int = PUSH_BATCH) -> int:
                 raise Diverged(rows[0]["seq"], f"; the hub says: {r.message}") from None
             raise
         # The hub's next sequence is ours only if we hold everything before it.
-        _check_position(node, result.next_seq)
+        check_position(node, result.next_seq)
         accepted += result.accepted
         pushed = result.next_seq - 1
         node.set_meta(pushed_seq=str(pushed), last_push_at=stamp(node.clock()))
-
-
-def recover(node: Node, client: HubClient) -> dict:
-    """Compare this file's ledger with the hub's copy of it; restore the tail the hub holds and the file lacks.
-
-    Only when the file's ledger is a prefix of the hub's copy: then the
-    missing entries are written exactly as the hub holds them. If the file
-    holds entries the hub has differently, it pushes them so that the hub
-    records the divergence for ops, and stops.
-    """
-    store = node.store_id
-    last = node.last_seq()
-    base = min(int(node.meta().get("pushed_seq", 0)), last)  # the hub acknowledged these: they match
-    theirs: dict[int, LedgerEntry] = {}
-    after = base
-    while True:
-        tail = client.ledger_tail(store, after)
-        theirs.update((e.seq, e) for e in tail.entries)
-        if not tail.more or not tail.entries:
-            break
-        after = tail.entries[-1].seq
-    hub_last = tail.next_seq - 1
-    after = base
-    while after < min(last, hub_last) and (rows := node.ledger(after=after, limit=PUSH_BATCH)):
-        for mine in _entries(rows):
-            if mine.seq > hub_last:
-                break
-            if theirs.get(mine.seq) is None or theirs[mine.seq].content_hash() != mine.content_hash():
-                if node.meta().get("sync_stopped") == Diverged.code:
-                    raise Diverged(mine.seq)  # the hub was shown it already; once is enough for ops
-                # The hub records a divergence only when it is shown one: show it, then stop.
-                try:
-                    client.push(PushBatch(store_id=store, entries=_entries(
-                        node.ledger(after=mine.seq - 1, limit=min(PUSH_BATCH, MAX_BATCH)))))
-                except Refused as r:
-                    raise Diverged(mine.seq, f"; the hub says: {r.message}") from None
-                raise Diverged(mine.seq)
-        after = rows[-1]["seq"]
-    restored = 0
-    if hub_last > last:
-        try:
-            restored = node.restore_tail([theirs[seq] for seq in range(last + 1, hub_last + 1)])
-        except (KeyError, BadInput):  # a terminal wrote meanwhile, or the hub's copy moved: compare again
-            raise BehindHub(node.last_seq(), hub_last) from None
-    node.set_meta(sync_stopped="", last_error="", pushed_seq=str(max(hub_last, base)))
-    log.warning("recovered %d entries from the hub (ledger now ends at seq %d)", restored, node.last_seq())
-    return {"recovered": restored, "last_seq": node.last_seq(), "hub_seq": hub_last}
 
 
 def pull(node: Node, client: HubClient) -> dict:
@@ -189,7 +77,7 @@ def pull(node: Node, client: HubClient) -> dict:
         cursor = int(node.meta().get("pull_cursor", 0))
         resp = client.pull(store, cursor)
         # Before writing anything: a file behind the hub would write under sequences the hub holds.
-        _check_position(node, resp.next_seq)
+        check_position(node, resp.next_seq)
         if resp.next_seq is not None and resp.next_seq - 1 < int(node.meta().get("pushed_seq", 0)):
             # The hub lost entries it had taken (restored from a backup): send them again.
             node.set_meta(pushed_seq=str(resp.next_seq - 1))
