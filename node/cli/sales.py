@@ -9,7 +9,7 @@ from node.bounds import MAX_HOLD
 from node.cli.common import emit_json, item_units, op_id_of, open_node, prior, show, split_times, table, whole
 from node.errors import TooLarge
 from node.present import local_time, money
-from node.rules import SaleLine, Tender
+from node.rules import Kind, SaleLine, Tender
 
 def _hold_line(node, hold_id: str) -> SaleLine:  # noqa: ANN001
     hold = node.open_hold(hold_id)
@@ -19,7 +19,7 @@ def _hold_line(node, hold_id: str) -> SaleLine:  # noqa: ANN001
 
 def cmd_sell(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        result = prior(node, args, "sale")
+        result = prior(node, args, Kind.SALE)
         if result is None:
             lines = []
             for arg in args.codes:
@@ -66,7 +66,7 @@ def sale_text(result: dict, names: dict[str, str], store_name: str) -> str:
 
 def cmd_return(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        result = prior(node, args, "return")
+        result = prior(node, args, Kind.RETURN)
         if result is None:
             r, units = item_units(node, args.code, args.qty)
             result = node.return_items(op_id_of(args), r.sku, units, resellable=not args.not_resellable,
@@ -76,7 +76,7 @@ def cmd_return(args: argparse.Namespace) -> None:
 
 def cmd_hold(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        result = prior(node, args, "hold")
+        result = prior(node, args, Kind.HOLD)
         if result is None:
             r, units = item_units(node, args.code, args.qty, check_expiry=True)
             minutes = whole(args.minutes, "Minutes")

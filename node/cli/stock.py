@@ -10,7 +10,7 @@ from node.rules import Kind
 
 def cmd_receive(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        result = prior(node, args, "receive")
+        result = prior(node, args, Kind.RECEIVE)
         if result is None:
             r, units = item_units(node, args.code, args.qty)
             result = node.receive(op_id_of(args), r.sku, units, bin_=args.bin, delivery=args.delivery)
@@ -19,7 +19,7 @@ def cmd_receive(args: argparse.Namespace) -> None:
 
 def cmd_count(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        result = prior(node, args, "count")
+        result = prior(node, args, Kind.COUNT)
         if result is None:
             r, units = item_units(node, args.code, args.counted, "A counted figure", allow_zero=True)
             result = node.count(op_id_of(args), r.sku, args.bin, units, confirm_found=args.confirm_found)
@@ -28,7 +28,7 @@ def cmd_count(args: argparse.Namespace) -> None:
 
 def cmd_write_off(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        result = prior(node, args, str(Kind(args.kind)))
+        result = prior(node, args, Kind(args.kind))
         if result is None:
             r, units = item_units(node, args.code, args.qty)
             result = node.write_off(op_id_of(args), Kind(args.kind), r.sku, units, bin_=args.bin, reason=args.reason)
@@ -37,7 +37,7 @@ def cmd_write_off(args: argparse.Namespace) -> None:
 
 def cmd_move(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        result = prior(node, args, "move")
+        result = prior(node, args, Kind.MOVE)
         if result is None:
             r, units = item_units(node, args.code, args.qty)
             result = node.move(op_id_of(args), r.sku, units, from_bin=args.from_bin, to_bin=args.to_bin)
@@ -48,7 +48,7 @@ def cmd_move(args: argparse.Namespace) -> None:
 def cmd_transfer_out(args: argparse.Namespace) -> None:
     with open_node(args) as node:
         op_id = op_id_of(args)
-        result = prior(node, args, "transfer_out")
+        result = prior(node, args, Kind.TRANSFER_OUT)
         if result is None:
             r, units = item_units(node, args.code, args.qty)
             result = node.transfer_out(op_id, r.sku, units, to_location=args.to, transfer_id=args.transfer_id,
@@ -59,7 +59,7 @@ def cmd_transfer_out(args: argparse.Namespace) -> None:
 
 def cmd_transfer_in(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        result = prior(node, args, "transfer_in")
+        result = prior(node, args, Kind.TRANSFER_IN)
         if result is None:
             r, units = item_units(node, args.code, args.qty)
             result = node.transfer_in(op_id_of(args), args.transfer_id, r.sku, units,
@@ -69,7 +69,7 @@ def cmd_transfer_in(args: argparse.Namespace) -> None:
 
 def cmd_grant(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        result = prior(node, args, "quota_granted")
+        result = prior(node, args, Kind.QUOTA_GRANTED)
         if result is None:
             # The hub's quantity, always: a typed SKU and quantity are only checked against it.
             pulled = node.pulled_grant(args.grant_id)
@@ -86,7 +86,7 @@ def cmd_grant(args: argparse.Namespace) -> None:
 
 def cmd_release_quota(args: argparse.Namespace) -> None:
     with open_node(args) as node:
-        result = prior(node, args, "quota_released")
+        result = prior(node, args, Kind.QUOTA_RELEASED)
         if result is None:
             r, units = item_units(node, args.sku, args.qty)
             result = node.release_quota(op_id_of(args), r.sku, units)

@@ -18,7 +18,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Input, Label
 
 from node.errors import BadInput, ConfirmFound, StoreError
-from node.rules import BINS
+from node.rules import BACK, BINS, FLOOR, WRITE_OFFS, Kind
 from tui.screens.dialogs import Confirm
 
 
@@ -81,15 +81,15 @@ QTY = Field("qty", "Units", "1", number=True)
 FORMS: dict[str, FormSpec] = {
     "return": FormSpec("Return", (ITEM, QTY, Field("receipt", "Receipt (blank if none)", optional=True),
                                   Field("resellable", "Resellable?", "yes", ("yes", "no"))), _return),
-    "receive": FormSpec("Receive a delivery", (ITEM, QTY, Field("bin", "Into bin", "back", BINS),
+    "receive": FormSpec("Receive a delivery", (ITEM, QTY, Field("bin", "Into bin", BACK, BINS),
                                                Field("delivery", "Delivery note", optional=True)), _receive),
-    "count": FormSpec("Count a shelf", (ITEM, Field("bin", "Bin", "floor", BINS),
+    "count": FormSpec("Count a shelf", (ITEM, Field("bin", "Bin", FLOOR, BINS),
                                         Field("counted", "Counted units", number=True)), _count),
-    "write_off": FormSpec("Write off", (ITEM, QTY, Field("kind", "Why", "damaged", ("damaged", "expired", "lost")),
-                                        Field("bin", "From bin", "floor", BINS),
+    "write_off": FormSpec("Write off", (ITEM, QTY, Field("kind", "Why", str(Kind.DAMAGED), WRITE_OFFS),
+                                        Field("bin", "From bin", FLOOR, BINS),
                                         Field("reason", "Note", optional=True)), _write_off),
-    "move": FormSpec("Move between bins", (ITEM, QTY, Field("from_bin", "From", "back", BINS),
-                                           Field("to_bin", "To", "floor", BINS)), _move),
+    "move": FormSpec("Move between bins", (ITEM, QTY, Field("from_bin", "From", BACK, BINS),
+                                           Field("to_bin", "To", FLOOR, BINS)), _move),
 }
 
 
