@@ -17,7 +17,7 @@ import pytest
 
 from tests.sim.__main__ import shrink
 from tests.sim.swarm import FAULT_KINDS, faults_of, run_many
-from tests.sim.world import SimFailure, run
+from tests.sim.world import run
 
 N_SEEDS = int(os.environ.get("SIM_SEEDS", "1000"))
 STEPS = int(os.environ.get("SIM_STEPS", "500"))
@@ -29,9 +29,14 @@ def swarm() -> list[dict]:
 
 
 def test_every_seed_keeps_every_invariant_and_heals(swarm: list[dict]) -> None:
-    failures = [r["failure"] for r in swarm if not r["ok"]]
+    failing = sorted((r for r in swarm if not r["ok"]), key=lambda r: r["seed"])
     assert len(swarm) == N_SEEDS
-    assert not failures, f"{len(failures)} of {N_SEEDS} seeds failed; the first:\n" + "\n\n".join(failures[:3])
+    if failing:
+        first = failing[0]
+        schedule, failure = shrink(first["seed"], STEPS, log=False) or ([], first["failure"])
+        pytest.fail(f"{len(failing)} of {N_SEEDS} seeds failed (seeds {[r['seed'] for r in failing][:20]}); "
+                    f"the first, shrunk to {len(schedule)} steps:\n{failure}\n\nas it first failed:\n"
+                    + first["failure"])
 
 
 def test_the_swarm_injects_every_fault_and_the_world_is_busy(swarm: list[dict]) -> None:

@@ -59,6 +59,14 @@ def _grant_past_the_shelf(balances: dict, grant_id: str, sku: str, qty: int, **k
     return plan
 
 
+_plan_batch = hub_rules.plan_batch
+
+
+def _plan_loses_an_entry(seqs_and_hashes: object, next_seq: int, held: object) -> object:
+    plan = _plan_batch(seqs_and_hashes, next_seq, held)
+    return type(plan)(plan.new[:-1], plan.duplicates, plan.next_seq) if plan.new else plan  # said taken, never kept
+
+
 # plant -> (the module, the rule it replaces, the bug, words the checker's report must contain)
 PLANTS: dict[str, tuple[object, str, Callable, str]] = {
     "grant_from_nowhere": (hub_rules, "grant", _grant_from_nowhere, "!= quota"),
@@ -66,6 +74,7 @@ PLANTS: dict[str, tuple[object, str, Callable, str]] = {
     "settle_without_risk": (hub_rules.positions, "_settle", _settle_without_risk, "marked at risk"),
     "foreign_grant_applied": (hub_rules.references, "check_grant", _any_store_may_apply, "copy lacks its entry"),
     "sell_held_units": (node_rules.sale, "till_check", _sell_held_units, "a promise no unit backs"),
+    "batch_loses_an_entry": (hub_rules, "plan_batch", _plan_loses_an_entry, "next_seq"),
     "grant_past_the_shelf": (node_rules, "apply_grant", _grant_past_the_shelf, "a promise no unit backs"),
 }
 

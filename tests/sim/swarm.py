@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+import traceback
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -32,6 +33,10 @@ def _run_chunk(seeds: list[int], steps: int, clean: bool) -> list[dict]:
                         "s": time.perf_counter() - t})
         except SimFailure as f:
             out.append({"seed": seed, "ok": False, "failure": str(f), "s": time.perf_counter() - t})
+        except Exception:  # noqa: BLE001 - a service raising what nobody handles is a finding too
+            out.append({"seed": seed, "ok": False, "s": time.perf_counter() - t,
+                        "failure": f"seed {seed}: raised\n{traceback.format_exc()}\n"
+                                   f"replay: python -m tests.sim {seed} --steps {steps} --verbose"})
     return out
 
 

@@ -49,6 +49,9 @@ WAREHOUSE = "W1"
 SKUS = ["SKU-A", "SKU-B", "SKU-C", "SKU-D"]
 SHM = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
 
+# The runner's own writes, each a commit boundary it may die at.
+RUNNER_COMMITS = ("apply_grant", "release_quota", "record_pull", "set_meta", "note_grants", "restore_tail",
+                  "expire_holds")
 STEP_KINDS = (("store", 52), ("sync", 24), ("web", 13), ("ops", 6), ("fault", 5))
 
 
@@ -141,8 +144,10 @@ class World:
         self._op = 0
         self.chain = _Chain(self.rng, self.buffers, self.prices)
         self.hubs: list[Hub] = []
+        self._hub_epoch = 0
         self.nodes: dict[str, dict[str, Node]] = {}  # each store's processes: the runner's node and terminals
         self.runners: dict[str, Runner] = {}
+        self._ticking: str | None = None  # the store whose runner is running now
         self.clients = {s: SimHubClient(self, s) for s in self.stores}
         self._open()
         self.rogue = rogue.Rogue(self, ROGUE)
@@ -173,9 +178,10 @@ class World:
 
     def _open_hubs(self) -> None:
         self.hubs = []
+        self._hub_epoch += 1  # a restored hub's ids come from a new source, as a real one's would
         for i in range(2 if self.faults.two_hubs else 1):
             engine = hub_db.make_engine(f"sqlite:///{self.hub_path()}").execution_options(faults=self.hub_faults)
-            ids = random.Random(f"{self.seed}:{i}:{self.stats['fault:hub_restore']}")
+            ids = random.Random(f"{self.seed}:{i}:{self._hub_epoch}")
             self.hubs.append(Hub(engine, self._hub_clock(i), unique=lambda n, r=ids: r.randbytes(n).hex()))
 
     def pick_hub(self) -> Hub:
@@ -184,8 +190,20 @@ class World:
     def _start_runner(self, store: str) -> None:
         r = Runner(str(self.node_path(store)), clock=self._store_clock(store), client=self.clients[store],
                    pull_every=self.pull_every)
+        # The runner's process may also die right after any of its own commits (a grant applied,
+        # a request answered, a pull recorded, progress noted), before it did the next thing.
+        for name in RUNNER_COMMITS:
+            setattr(r.node, name, self._then_maybe_crash(store, name, getattr(r.node, name)))
         self.runners[store] = r
         self.nodes.setdefault(store, {})["runner"] = r.node
+
+    def _then_maybe_crash(self, store: str, name: str, commit: Any) -> Any:
+        def call(*args: Any, **kw: Any) -> Any:
+            result = commit(*args, **kw)
+            if self._ticking == store:  # the world's own setup and reads are not the runner
+                self.maybe_crash(store, f"after {name}")
+            return result
+        return call
 
     def _open_node(self, store: str) -> None:
         path, clock = self.node_path(store), self._store_clock(store)
@@ -280,11 +298,14 @@ class World:
     def do_sync(self, store: str | None = None) -> dict:
         """A tick of the store's runner (node.runner.Runner.tick, as its scheduler calls it)."""
         store = store or self.rng.choice(self.stores)
+        self._ticking = store
         try:
             result = self.runners[store].tick() or {"online": None}
         except Crash as c:
             self.crash(store, str(c))
             return {"crashed": True}
+        finally:
+            self._ticking = None
         self.stats["syncs"] += 1
         if result.get("stopped"):
             self.stats[f"sync_stopped:{result['stopped']}"] += 1
