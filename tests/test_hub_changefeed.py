@@ -98,3 +98,47 @@ def test_rows_from_before_positions_keep_their_order(hub: Hub) -> None:
         db._m3_feed_positions(conn)  # what the migration does to an older hub's rows
         rows = conn.exec_driver_sql("SELECT id, position FROM changefeed ORDER BY id").all()
     assert rows and all(i == p for i, p in rows)
+
+
+def test_a_pull_pages_the_feed_as_the_feed_does(hub: Hub) -> None:
+    """A store's pull pages the same commit-ordered feed: `more` until the last page, the chain's
+    locations only on a page from the start, another location's latest figures per SKU (never the
+    store's own), and a catalog change as the item's catalog row."""
+    hub.reserve("k1", A.sku, 2, location="W01")
+    with hub.engine.begin() as conn:
+        write_level(conn, B.sku, 4)
+        _write_feed(conn, [("S001", A.sku, "level", 3, 3, "2025-03-10T09:00:00+00:00"),  # the store's own
+                           ("W01", B.sku, "catalog", 0, 0, "2025-03-10T09:00:00+00:00")])
+    events = everything(hub)
+    pages, cursor = [], 0
+    while True:
+        page = hub.pull("S001", cursor, limit=2)
+        pages.append(page)
+        assert page.cursor >= cursor
+        cursor = page.cursor
+        if not page.more:
+            break
+    assert [p.more for p in pages] == [True] * (len(pages) - 1) + [False]
+    assert len(pages) == (len(events) + 1) // 2
+    assert pages[0].locations and not any(p.locations for p in pages[1:])
+    assert [loc.id for loc in pages[0].locations] == ["S001", "S002", "W01"]
+    assert pages[-1].cursor == events[-1]["id"]
+    seen = [(c.location, c.sku, c.on_hand, c.available) for p in pages for c in p.chain_stock]
+    assert ("W01", A.sku, 10, 8) in seen and ("W01", B.sku, 4, 4) in seen
+    assert all(loc != "S001" for loc, *_ in seen)
+    catalog = [c for p in pages for c in p.catalog]
+    assert [(c.sku, c.name, c.price, c.perishable, c.in_store) for c in catalog] == [
+        (B.sku, B.name, B.price, B.perishable, B.in_store)]
+    whole = hub.pull("S001", 0)
+    assert whole.cursor == pages[-1].cursor and not whole.more
+    assert {(c.location, c.sku): (c.on_hand, c.available) for c in whole.chain_stock} == {
+        ("W01", A.sku): (10, 8), ("W01", B.sku): (4, 4)}
+    assert hub.pull("S001", whole.cursor).chain_stock == [] and hub.pull("S001", whole.cursor).cursor == whole.cursor
+
+
+def test_a_pull_is_only_for_a_store_the_hub_knows(hub: Hub) -> None:
+    from hub import rules  # noqa: PLC0415
+
+    for who in ("W01", "S999"):
+        with pytest.raises(rules.Unknown):
+            hub.pull(who)

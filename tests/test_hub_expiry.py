@@ -46,7 +46,8 @@ def warehouse(hub: Hub) -> dict:
 
 
 class _ThenRun:
-    """Wraps an engine: when a connection it gave out closes, `then` runs (another process's move)."""
+    """Wraps an engine (the one expire_due lists due holds on): when a connection it gave out closes,
+    `then` runs (another process's move) before any hold is expired."""
 
     def __init__(self, engine: object, then: object) -> None:
         self.engine, self.then = engine, then
@@ -67,8 +68,8 @@ def test_a_hold_committed_after_it_was_listed_as_due_stays_an_order(two_hubs: tu
     behind.clock.now = T0 + timedelta(seconds=59)  # type: ignore[attr-defined]
     ahead.clock.now = T0 + timedelta(seconds=61)  # type: ignore[attr-defined]  # due by its clock
     committed: list[dict] = []
-    ahead.consistent_reads = _ThenRun(ahead.consistent_reads,  # type: ignore[assignment]
-                                      lambda: committed.append(behind.commit(r["reservation_id"], key="pay")))
+    ahead.reads = _ThenRun(ahead.reads,  # type: ignore[assignment]  # the listing reads on it
+                           lambda: committed.append(behind.commit(r["reservation_id"], key="pay")))
     assert ahead.expire_due() == 0
     assert committed and committed[0]["status"] == "ordered"
     assert behind.commit(r["reservation_id"], key="pay")["status"] == "ordered"
@@ -79,8 +80,8 @@ def test_a_hold_committed_after_it_was_listed_as_due_stays_an_order(two_hubs: tu
 def test_a_hold_cancelled_after_it_was_listed_is_not_expired_too(two_hubs: tuple[Hub, Hub]) -> None:
     ahead, behind = two_hubs
     r = behind.reserve("cart-2", A.sku, 2, location="W01", ttl_s=1)
-    ahead.consistent_reads = _ThenRun(ahead.consistent_reads,  # type: ignore[assignment]
-                                      lambda: behind.cancel(r["reservation_id"], key="drop"))
+    ahead.reads = _ThenRun(ahead.reads,  # type: ignore[assignment]  # the listing reads on it
+                           lambda: behind.cancel(r["reservation_id"], key="drop"))
     assert ahead.expire_due() == 0
     w = warehouse(behind)
     assert (w["reserved"], w["hub_share"]) == (0, 10)

@@ -12,10 +12,10 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from hub import db, rules
 from hub.db import driver_sql, one_of
-from hub.db import idempotency, incidents, locations, tokens, transact
+from hub.db import idempotency, incidents, tokens, transact
 from hub.rules import Position, Principal
 from hub.service.common import (
-    _feed_row, hash_token, _POSITION_COLS, _TOKEN, _write_feed, _WRITE_POSITIONS,
+    _feed_row, hash_token, _LOCATION, _POSITION_COLS, _TOKEN, _write_feed, _WRITE_POSITIONS,
 )
 from sync.kinds import stamp, utcnow
 
@@ -111,8 +111,18 @@ class HubBase:
     def _snapshot(ps: dict[str, Position]) -> dict[str, tuple[int, int]]:
         return {k: (p.on_hand, p.promisable) for k, p in ps.items()}
 
+    @staticmethod
+    def _sku_positions(conn: Connection, sku: str) -> list[Position]:
+        """Every location's position of `sku`, by location; Unknown if the catalog has no such SKU.
+        Each is one statement: positions and items only grow, so they need no transaction around them."""
+        rows = [Position(*r) for r in driver_sql(
+            conn, f"SELECT {_POSITION_COLS} FROM positions WHERE sku = ? ORDER BY location", (sku,))]
+        if not rows and driver_sql(conn, "SELECT 1 FROM items WHERE sku = ?", (sku,)).first() is None:
+            raise rules.Unknown(f"SKU {sku} is not in the chain's catalog.")
+        return rows
+
     def _location(self, conn: Connection, location: str, kind: str | None = None) -> Any:
-        loc = conn.execute(select(locations).where(locations.c.id == location)).one_or_none()
+        loc = driver_sql(conn, _LOCATION, (location,)).first()
         if loc is None or (kind and loc.kind != kind):
             raise rules.Unknown(f"There is no {kind or 'location'} {location}.")
         return loc

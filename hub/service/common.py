@@ -37,6 +37,8 @@ _WRITE_ENTRIES = RowWriter("store_entries", [
 
 
 _TOKEN = "SELECT role, store_id FROM tokens WHERE token_hash = ? AND revoked_at IS NULL"
+# The columns of `db.locations`, as select(locations) gives them.
+_LOCATION = "SELECT id, name, kind, policy, next_seq, next_grant_no, last_seen, blocked FROM locations WHERE id = ?"
 
 
 def _write_feed(conn: Connection, rows: list[tuple]) -> None:

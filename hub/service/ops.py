@@ -9,13 +9,19 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from hub import db, rules
+from hub.db import driver_sql
 from hub.db import (
-    changefeed, grants, incidents, items, locations, opening_stock, positions, release_requests, reservations,
+    grants, incidents, items, locations, opening_stock, release_requests, reservations,
     store_entries, transact,
 )
 from hub.rules import Position
-from hub.service.common import _position, POSITION_FIGURES
+from hub.service.common import POSITION_FIGURES
 from sync.kinds import Policy, parse_stamp, stamp
+
+
+# The changefeed's columns, as select(changefeed) gives them, from a position on.
+_FEED_PAGE = ("SELECT id, position, location, sku, kind, on_hand, available, at FROM changefeed "
+              "WHERE position >= ? ORDER BY position LIMIT ?")
 
 
 class OpsOps:
@@ -96,11 +102,8 @@ class OpsOps:
                         lambda conn: self._once(conn, key and f"release:{key}", work, (store_id, sku, qty)))
 
     def stock(self, sku: str) -> dict:
-        with self.consistent_reads.connect() as conn:
-            rows = [_position(r) for r in conn.execute(
-                select(positions).where(positions.c.sku == sku).order_by(positions.c.location))]
-            if not rows and conn.execute(select(items.c.sku).where(items.c.sku == sku)).scalar() is None:
-                raise rules.Unknown(f"SKU {sku} is not in the chain's catalog.")
+        with self.reads.connect() as conn:
+            rows = self._sku_positions(conn, sku)
         per = [{"location": p.location, **{f: getattr(p, f) for f in POSITION_FIGURES}, "promisable": p.promisable}
                for p in rows]
         totals = {f: sum(x[f] for x in per) for f in (*POSITION_FIGURES, "promisable")}
@@ -161,10 +164,14 @@ class OpsOps:
     def _feed_page(conn: Connection, after: int, limit: int) -> tuple[int, list[Any], int, bool]:
         """The changefeed rows after position `after`: (start, rows, cursor, more). A cursor past the
         newest position (the hub was restored from a backup) starts again from 0, so the cursor goes back."""
-        if after and conn.execute(select(func.coalesce(func.max(changefeed.c.position), 0))).scalar() < after:
+        # One statement in the usual case: the rows from `after` itself on; none at all means
+        # the newest position is below `after`, and the page starts again from 0.
+        rows = driver_sql(conn, _FEED_PAGE, (after, limit + 2)).all()
+        if not rows and after:
             after = 0
-        rows = conn.execute(select(changefeed).where(changefeed.c.position > after)
-                            .order_by(changefeed.c.position).limit(limit + 1)).all()
+            rows = driver_sql(conn, _FEED_PAGE, (1, limit + 1)).all()
+        if rows and rows[0].position == after:
+            rows = rows[1:]
         more = len(rows) > limit
         rows = rows[:limit]
         return after, rows, rows[-1].position if rows else after, more

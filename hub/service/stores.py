@@ -18,6 +18,16 @@ from sync import models as wire
 from sync.kinds import stamp
 
 
+# The pull's statements (see StoreOps.pull).
+_PULL_GRANTS = "SELECT grant_id, grant_no, sku, qty FROM grants WHERE store_id = ? AND status = 'in_flight' " \
+               "ORDER BY grant_no"
+_PULL_TRANSFERS = "SELECT transfer_id, sku, qty, from_location FROM transfers WHERE to_location = ? " \
+                  "AND status = 'in_transit' ORDER BY sent_at"
+_PULL_RELEASES = "SELECT request_id, sku, qty FROM release_requests WHERE store_id = ? AND status = 'open'"
+_PULL_CATALOG = ("SELECT sku, gtin, name, price, perishable, shelf_life_days, case_gtin, pack_qty, in_store, "
+                 "safety_buffer FROM items WHERE sku")
+
+
 class StoreOps:
     """The stores' operations (a part of Hub)."""
 
@@ -165,6 +175,14 @@ class StoreOps:
             conn.execute(update(locations).where(locations.c.id == store_id).values(blocked=True))
         transact(engine, tx)
 
+    @staticmethod
+    def _catalog(conn: Connection, skus: set[str]) -> list[wire.CatalogItem]:
+        any_sku, params = one_of(conn, sorted(skus))
+        return [wire.CatalogItem(sku=r[0], gtin=r[1], name=r[2], price=r[3], perishable=bool(r[4]),
+                                 shelf_life_days=r[5], case_gtin=r[6], pack_qty=r[7], in_store=bool(r[8]),
+                                 safety_buffer=r[9])
+                for r in driver_sql(conn, f"{_PULL_CATALOG} {any_sku}", params)]
+
     def ledger_tail(self, store_id: str, after: int = 0, limit: int = 500) -> wire.LedgerTail:
         """The hub's copy of a store's entries after `after`: a node restored from an old copy
         recovers the entries it lost before it writes new ones under their sequences."""
@@ -177,19 +195,18 @@ class StoreOps:
                                next_seq=loc.next_seq, more=len(bodies) > limit)
 
     def pull(self, store_id: str, cursor: int = 0, limit: int = 2000) -> wire.PullResponse:
+        """What the hub has for a store after `cursor`. Every store's runner calls this on an
+        interval, so it is the hub's main read: plain statements (`_PULL_*`), no SQLAlchemy
+        compiling, and catalog and locations only when the page needs them."""
         self._number_feed()
         with self.consistent_reads.connect() as conn:
             loc = self._location(conn, store_id, "store")
-            gs = [wire.Grant(grant_id=r.grant_id, grant_no=r.grant_no, sku=r.sku, qty=r.qty) for r in conn.execute(
-                select(grants).where(grants.c.store_id == store_id, grants.c.status == "in_flight")
-                .order_by(grants.c.grant_no))]
+            gs = [wire.Grant(grant_id=r[0], grant_no=r[1], sku=r[2], qty=r[3])
+                  for r in driver_sql(conn, _PULL_GRANTS, (store_id,))]
             incoming = [wire.TransferOrder(transfer_id=r[0], sku=r[1], qty=r[2], from_location=r[3],
-                                           to_location=store_id) for r in driver_sql(
-                conn, "SELECT transfer_id, sku, qty, from_location FROM transfers WHERE to_location = ? "
-                "AND status = 'in_transit' ORDER BY sent_at", (store_id,))]
-            rs = [wire.ReleaseRequest(request_id=r.request_id, sku=r.sku, qty=r.qty) for r in conn.execute(
-                select(release_requests).where(release_requests.c.store_id == store_id,
-                                               release_requests.c.status == "open"))]
+                                           to_location=store_id) for r in driver_sql(conn, _PULL_TRANSFERS, (store_id,))]
+            rs = [wire.ReleaseRequest(request_id=r[0], sku=r[1], qty=r[2])
+                  for r in driver_sql(conn, _PULL_RELEASES, (store_id,))]
             start, feed, new_cursor, more = self._feed_page(conn, cursor, limit)
             latest: dict[tuple[str, str], Any] = {}
             for r in feed:
@@ -198,9 +215,8 @@ class StoreOps:
             chain = [wire.ChainStock(location=r.location, sku=r.sku, on_hand=r.on_hand, available=r.available,
                                      as_of=r.at) for r in latest.values()]
             catalog_skus = {r.sku for r in feed if r.kind == "catalog"}
-            catalog = [wire.CatalogItem(**{k: v for k, v in r._mapping.items() if k != "feed_id"})
-                       for r in conn.execute(select(items).where(items.c.sku.in_(catalog_skus)))] if catalog_skus else []
-            locs = [wire.LocationInfo(id=r.id, name=r.name, kind=r.kind)
-                    for r in conn.execute(select(locations))] if start == 0 else []
+            catalog = self._catalog(conn, catalog_skus) if catalog_skus else []
+            locs = [wire.LocationInfo(id=r[0], name=r[1], kind=r[2])
+                    for r in driver_sql(conn, "SELECT id, name, kind FROM locations")] if start == 0 else []
         return wire.PullResponse(cursor=new_cursor, next_seq=loc.next_seq, grants=gs, release_requests=rs,
                                  transfers=incoming, catalog=catalog, locations=locs, chain_stock=chain, more=more)

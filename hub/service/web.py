@@ -11,9 +11,9 @@ from sqlalchemy.exc import IntegrityError
 
 from hub import rules
 from hub.db import driver_sql
-from hub.db import items, positions, reservations, transact
+from hub.db import reservations, transact
 from hub.rules import Position, Reservation
-from hub.service.common import _feed_row, hash_token, _position, _POSITION_COLS, _reservation, _write_feed
+from hub.service.common import _feed_row, hash_token, _POSITION_COLS, _reservation, _write_feed
 from sync.kinds import stamp
 
 # rules.reserve as one PostgreSQL statement, run on its own (autocommit): one round trip,
@@ -46,6 +46,9 @@ _RESERVE_PG_AS = _RESERVE_PG.format(token_check="SELECT 1 FROM tokens WHERE toke
 _RESERVE_PG_TRUSTED = _RESERVE_PG.format(token_check="SELECT 1")
 
 
+_DUE = "SELECT reservation_id FROM reservations WHERE status = 'held' AND expires_at <= ? LIMIT 500"
+
+
 class _Repeat(Exception):
     """The idempotency key was used before: roll back and answer with the first reservation."""
 
@@ -54,11 +57,9 @@ class WebOps:
     """The web shop's operations (a part of Hub)."""
 
     def availability(self, sku: str) -> dict:
-        with self.consistent_reads.connect() as conn:
-            rows = conn.execute(select(positions).where(positions.c.sku == sku)).all()
-            if not rows and conn.execute(select(items.c.sku).where(items.c.sku == sku)).scalar() is None:
-                raise rules.Unknown(f"SKU {sku} is not in the chain's catalog.")
-        per = {r.location: _position(r).promisable for r in rows}
+        with self.reads.connect() as conn:
+            rows = self._sku_positions(conn, sku)
+        per = {p.location: p.promisable for p in rows}
         return {"sku": sku, "total": sum(per.values()), "locations": per}
 
     def reserve(self, key: str, sku: str, qty: int, *, location: str | None = None, ttl_s: int = 900,
@@ -201,9 +202,8 @@ class WebOps:
         state and the clock as of then, so one committed or cancelled meanwhile (by another
         hub process, whose clock may differ) is left alone.
         """
-        with self.consistent_reads.connect() as conn:
-            listed = list(conn.scalars(select(reservations.c.reservation_id).where(
-                reservations.c.status == "held", reservations.c.expires_at <= stamp(self.clock())).limit(500)))
+        with self.reads.connect() as conn:  # one statement: no transaction around it
+            listed = [r[0] for r in driver_sql(conn, _DUE, (stamp(self.clock()),))]
 
         def expire_one(conn: Connection, rid: str) -> bool:
             r = self._reservation(conn, rid)
