@@ -33,13 +33,16 @@ One run, in a temporary folder, with a throwaway PostgreSQL (bench/_pg.py):
 4. Backlog: S002's node with 10,000 unsynced entries, `node.runner.push(node,
    client, batch=1000)` timed end to end against each hub (a copy of the
    node file for the second).
-5. Web reserve: 32 concurrent keep-alive clients (a minimal asyncio HTTP/1.1
+5. Reads: `Hub.pull` for S002 once it is caught up with the feed (every store's
+   runner asks this on its interval) and `Hub.expire_due` with nothing due, in
+   this process on each hub's database, ms per call.
+6. Web reserve: 32 concurrent keep-alive clients (a minimal asyncio HTTP/1.1
    client, so the load generator costs little CPU on a 2-core machine), qty 1
    of scattered warehouse SKUs at W01, against the PostgreSQL hub and the
    floor app's raw-psycopg guarded decrement + insert, alternating rounds.
 
 The table is for people; the last line is one JSON object (`sqlite_ratio`,
-`pg_ratio`, `backlog_10k_s`, `reserve_ratio`, `reserve_p99_ms`, ...).
+`pg_ratio`, `backlog_10k_s`, `reserve_ratio`, `reserve_p99_ms`, ..., `pull_sqlite_ms`, `pull_pg_ms`).
 Aims (reported, not enforced): sqlite_ratio >= 0.5, backlog < 2 s,
 reserve_ratio >= 0.5.
 """
@@ -477,6 +480,33 @@ def profile_ingest(folder: Path, chain: Chain, opening: list[LedgerEntry], bodie
     return out.getvalue()
 
 
+def time_reads(url: str, store: str, n: int) -> dict[str, float]:
+    """Hub.pull (a store caught up with the feed: what every store's runner asks on its interval)
+    and Hub.expire_due with nothing due, in-process, ms per call (best of three runs of `n`)."""
+    hub = Hub.open(url)
+    try:
+        cursor = 0
+        while True:
+            got = hub.pull(store, cursor)
+            cursor = got.cursor
+            if not got.more:
+                break
+
+        def best(fn: Any) -> float:
+            for _ in range(10):
+                fn()
+            runs = []
+            for _ in range(3):
+                t = time.perf_counter()
+                for _ in range(n):
+                    fn()
+                runs.append((time.perf_counter() - t) / n * 1e3)
+            return min(runs)
+        return {"pull_ms": best(lambda: hub.pull(store, cursor)), "expire_due_ms": best(hub.expire_due)}
+    finally:
+        hub.close()
+
+
 # -- the run ------------------------------------------------------------------------
 
 
@@ -659,6 +689,11 @@ def main(argv: list[str] | None = None) -> int:
                     raise SystemExit(f"The {name} hub accepted {got} of the {a.backlog} backlog entries.")
             lap("backlog")
 
+            # a store's pull and the expiry sweep, in-process, on each hub's database
+            reads = {"sqlite": time_reads(sqlite_url, BACKLOG_STORE, 200 if q else 1000),
+                     "pg": time_reads(pg_url, BACKLOG_STORE, 100 if q else 500)}
+            lap("reads")
+
             # web reserve under concurrent load: the PostgreSQL hub vs the raw-psycopg floor
             plan = plan_reserves(positions, 400_000, rng)
             rsides = {"hub_pg": Side("hub_pg"), "floor": Side("floor")}
@@ -754,6 +789,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     print_table(
+        ["store pull and expiry sweep, in-process", "SQLite ms", "PostgreSQL ms"],
+        [["Hub.pull, store caught up with the feed", reads["sqlite"]["pull_ms"], reads["pg"]["pull_ms"]],
+         ["Hub.expire_due, nothing due", reads["sqlite"]["expire_due_ms"], reads["pg"]["expire_due_ms"]]],
+    )
+    print()
+    print_table(
         [f"web reserve, {a.clients} clients, {a.workers} workers", "p50 ms", "p99 ms", "max ms", "reserves/s"],
         [["hub on PostgreSQL", rh["p50_ms"], rh["p99_ms"], rh["max_ms"], reserve_per_s],
          [f"  (hub database: {hub_rollbacks:,} transactions rolled back, mostly 40001 retries; "
@@ -809,6 +850,10 @@ def main(argv: list[str] | None = None) -> int:
         "phase_s": phases,
         "total_s": time.perf_counter() - t0,
         "quick": q,
+        "pull_sqlite_ms": reads["sqlite"]["pull_ms"],
+        "pull_pg_ms": reads["pg"]["pull_ms"],
+        "expire_due_sqlite_ms": reads["sqlite"]["expire_due_ms"],
+        "expire_due_pg_ms": reads["pg"]["expire_due_ms"],
     })
     return 0
 
