@@ -29,6 +29,9 @@ class Faults:
         self.ambiguous = 0
         self.before = self.after = 0
 
+    def before_begin(self) -> None:
+        pass
+
     def before_commit(self, conn: Connection) -> None:
         self.before += 1
         if self.serialization:

@@ -107,8 +107,10 @@ def transact(engine: Engine, fn: Callable[[Connection], T], *, attempts: int = 1
     transaction rolls back and runs again whole, as on 40001. `after_commit` may raise
     AmbiguousCommit: the work is committed and the error reaches the caller unretried.
     On an autocommit engine each statement commits as it runs, so there is nothing to
-    roll back after `fn`: `before_commit` is called before `fn` instead. Without the
-    option the cost is one dictionary look-up.
+    roll back after `fn`: `before_commit` is called before `fn` instead. `f.before_begin()`
+    runs before each attempt begins, outside any transaction: where another hub process
+    may do its own work between two of this one's transactions. Without the option the
+    cost is one dictionary look-up.
     """
     delay = 0.002
     options = engine.get_execution_options()
@@ -116,6 +118,8 @@ def transact(engine: Engine, fn: Callable[[Connection], T], *, attempts: int = 1
     faults = options.get("faults")
     autocommit = options.get("isolation_level") == "AUTOCOMMIT"
     for attempt in range(attempts):
+        if faults is not None:
+            faults.before_begin()
         try:
             with engine.begin() as conn:
                 if faults is not None and autocommit:

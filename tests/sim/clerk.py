@@ -270,7 +270,8 @@ def web_shop(w: World) -> None:
             sku, qty = rng.choice(w.skus), rng.choice((1, 1, 2))
             loc = rng.choice((None, None, "W1", *w.stores))
             r = hub.reserve(key, sku, qty, location=loc, ttl_s=rng.randint(10, 180) * 60)
-            w.web[r["reservation_id"]] = {"key": key, "sku": sku, "qty": qty, "loc": loc, "status": r["status"]}
+            w.web[r["reservation_id"]] = {"key": key, "sku": sku, "qty": qty, "loc": loc, "status": r["status"],
+                                          "expires_at": r["expires_at"]}
             w.stats["web_reserved"] += 1
             w.log(f"web reserves {qty} {sku} at {r['location']}")
         elif what == "retry":
@@ -289,6 +290,18 @@ def web_shop(w: World) -> None:
         w.stats[f"web_refused:{err.code}"] += 1
     except w.ambiguous:
         w.stats["web_unsure"] += 1  # the web shop does not know; its next retry will tell
+
+
+def commit_cart(w: World, hub: Any, rid: str) -> None:
+    """The web shop's checkout: the cart becomes an order, if the hub still holds it."""
+    try:
+        w.web[rid]["status"] = hub.commit(rid)["status"]
+        w.stats["web_commit"] += 1
+        w.log(f"web commit {rid}")
+    except hub_rules.HubError as err:
+        w.stats[f"web_refused:{err.code}"] += 1
+    except w.ambiguous:
+        w.stats["web_unsure"] += 1
 
 
 def ops(w: World) -> None:

@@ -28,6 +28,7 @@ class Faults:
     ambiguous: float = 0.0  # committed, but the caller got an error
     store_skew_s: int = 0  # store clocks off by up to this
     hub_skew_s: int = 0  # the two hubs' clocks apart by up to this
+    interleave: float = 0.0  # the other hub commits a web order between two of one's transactions
     forged: float = 0.0  # a rogue store pushes forged entries
 
     @classmethod
@@ -49,8 +50,9 @@ class Faults:
             serialization=on(0.4, 0.0, 0.1),
             ambiguous=on(0.4, 0.0, 0.05),
             store_skew_s=rng.choice((0, 0, 2, 90, 3600)),
-            hub_skew_s=rng.choice((0, 2, 30)),
-            forged=on(0.3, 0.01, 0.05),
+            hub_skew_s=rng.choice((0, 2, 30, 600, 600)),
+            interleave=on(0.8, 0.2, 0.8),
+            forged=on(0.5, 0.02, 0.08),
         )
 
     @classmethod
@@ -64,11 +66,25 @@ class Faults:
 class HubFaults:
     """The hub's database faults, through `hub.db.transact`'s hook: 40001 before commit, an error after it."""
 
-    def __init__(self, world: object, serialization: float, ambiguous: float) -> None:
+    def __init__(self, world: object, serialization: float, ambiguous: float, interleave: float) -> None:
         self.w = world
         self.serialization = serialization
         self.ambiguous = ambiguous
+        self.interleave = interleave
         self.on = True
+        self._inside = False
+
+    def before_begin(self) -> None:
+        """Between two transactions of one hub service, the other may commit a web order (the race
+        of an expiry sweep that listed a cart as due, and a checkout that commits it meanwhile)."""
+        w = self.w
+        if not (self.on and self.interleave and not self._inside and w.rng.random() < self.interleave):  # type: ignore[attr-defined]
+            return
+        self._inside = True
+        try:
+            w.interleave()  # type: ignore[attr-defined]
+        finally:
+            self._inside = False
 
     def before_commit(self, conn: object) -> None:
         w = self.w

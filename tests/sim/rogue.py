@@ -73,9 +73,9 @@ class Rogue:
         finally:
             w.hub_faults.on = True
 
-    def _foreign(self, table: Any, where: Any) -> Any:
+    def _foreign(self, table: Any, where: Any, *first: Any) -> Any:
         with self.w.hubs[0].engine.connect() as conn:
-            return conn.execute(select(table).where(where)).first()
+            return conn.execute(select(table).where(where).order_by(*first)).first()
 
     def push_forged(self) -> None:
         w, rng = self.w, self.w.rng
@@ -86,7 +86,9 @@ class Rogue:
         s = self.sums.setdefault(sku, [0, 0, 0])
         w.stats[f"forged:{what}"] += 1
         if what == "foreign_grant":
-            g = self._foreign(hub_db.grants, hub_db.grants.c.store_id != self.store)
+            # one still in flight if there is one: the other store has yet to apply it
+            g = self._foreign(hub_db.grants, hub_db.grants.c.store_id != self.store,
+                              hub_db.grants.c.status != "in_flight", hub_db.grants.c.grant_no.desc())
             if g is not None:
                 self._write("quota_granted", g.sku, g.qty, quota=g.qty, ref=g.grant_id)
         elif what == "own_grant_twice":
@@ -101,12 +103,14 @@ class Rogue:
             self._write("quota_granted", sku, qty, quota=qty, ref=g["grant_id"])
             self._write("quota_granted", sku, 1, quota=1, ref=g["grant_id"])
         elif what == "foreign_transfer":
-            t = self._foreign(hub_db.transfers, hub_db.transfers.c.to_location != self.store)
+            t = self._foreign(hub_db.transfers, hub_db.transfers.c.to_location != self.store,
+                              hub_db.transfers.c.status != "in_transit")
             if t is not None:
                 self._write("transfer_in", t.sku, t.qty + 3, back=t.qty + 3, quota=t.qty + 3, ref=t.transfer_id,
                             detail={"from": t.from_location})
         elif what == "foreign_release":
-            r = self._foreign(hub_db.release_requests, hub_db.release_requests.c.store_id != self.store)
+            r = self._foreign(hub_db.release_requests, hub_db.release_requests.c.store_id != self.store,
+                              hub_db.release_requests.c.status != "open")
             if r is not None and self.sums.get(r.sku, [0, 0, 0])[1] >= 1:
                 self._write("quota_released", r.sku, 1, quota=-1, ref=r.request_id,
                             detail={"request_id": r.request_id})

@@ -57,7 +57,8 @@ def run_many(seeds: Iterable[int], steps: int, *, workers: int | None = None,
 
 FAULT_KINDS = ("fault:crash", "fault:terminal_crash", "fault:power_loss", "fault:partition", "fault:stale_restore",
                "fault:hub_restore", "fault:serialization", "fault:ambiguous_commit", "net:lost", "net:late",
-               "net:duplicated", "net:partitioned", "forged", "clock_skew", "two_hubs", "terminals>1")
+               "fault:interleaved", "net:duplicated", "net:partitioned", "forged", "clock_skew", "two_hubs",
+               "terminals>1")
 
 
 def faults_of(result: dict) -> dict[str, int]:

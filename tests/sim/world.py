@@ -36,6 +36,7 @@ from node import runner
 from node.rules import BACK, FLOOR
 from node.runner import Runner
 from node.service import Node
+from sync.kinds import stamp
 from tests.sim import clerk, rogue
 from tests.sim.check import Checker, Violation
 from tests.sim.faults import Faults, HubFaults
@@ -132,7 +133,8 @@ class World:
         self.pull_every = self.rng.choice((60, 600, 1800))  # seconds between a runner's pulls
         self.dir = Path(tempfile.mkdtemp(prefix=f"backroom-sim-{seed}-", dir=SHM))
         self.net = Network(self.stores, self.faults.link)
-        self.hub_faults = HubFaults(self, self.faults.serialization, self.faults.ambiguous)
+        self.hub_faults = HubFaults(self, self.faults.serialization, self.faults.ambiguous,
+                                    self.faults.interleave if self.faults.two_hubs else 0.0)
         self.ambiguous = hub_db.AmbiguousCommit
         self.shelf = {s: {k: {FLOOR: 0, BACK: 0} for k in self.skus} for s in self.stores}
         self.transfers: list[dict] = []  # boxes between stores: sent, arrives, booked
@@ -270,6 +272,7 @@ class World:
         self.rng = random.Random(self.seed * 1_000_003 + i)
         self.now += timedelta(minutes=self.rng.randint(1, 15))
         self.deliver_late()
+        self.sweep()
         kind = _pick(self.rng, STEP_KINDS)
         self.stats[f"step:{kind}"] += 1
         try:
@@ -335,6 +338,24 @@ class World:
     def maybe_crash(self, store: str, where: str) -> None:
         if self.faults.crash and self.rng.random() < self.faults.crash:
             raise Crash(f"{store} {where}")
+
+    def sweep(self) -> None:
+        """The hub's scheduled expiry of carts past their time (every 30 s on a real hub: every step here),
+        on whichever hub process runs it, by that process's clock."""
+        try:
+            self.stats["web_expired"] += self.pick_hub().expire_due()
+        except (hub_rules.HubError, self.ambiguous):
+            self.stats["sweep_failed"] += 1
+
+    def interleave(self) -> None:
+        """Another hub service, its clock behind, checks out a cart this one counts as past its time."""
+        # Carts the hub whose clock runs ahead already counts as due and the other does not: where
+        # an expiry sweep and a checkout disagree.
+        slow, fast = stamp(self.now), stamp(self.now + max(self.hub_skew))
+        racing = sorted(r for r, x in self.web.items() if x["status"] == "held" and slow < x["expires_at"] <= fast)
+        if racing:
+            self.stats["fault:interleaved"] += 1
+            clerk.commit_cart(self, self.hubs[0], self.rng.choice(racing))
 
     def do_web(self) -> None:
         clerk.web_shop(self)
