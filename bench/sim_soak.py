@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 bad += 1
                 failures.append(r["failure"])
+                print("VIOLATION:", r["failure"].split("\n", 1)[0], file=sys.stderr, flush=True)
         dt = time.perf_counter() - t
         print(f"{start:>9}-{end - 1:<9} {(end - start) / dt:>8.1f} {(end - start) * steps / dt:>8.0f} "
               f"{injected:>8,} {bad:>10}", flush=True)
