@@ -122,9 +122,12 @@ def holds(c: sqlite3.Connection, sku: str | None = None) -> list[dict]:
     return [dict(r) for r in c.execute(q + " ORDER BY expires_at", args)]
 
 
-def parked_sales(c: sqlite3.Connection) -> list[dict]:
+def parked_sales(c: sqlite3.Connection, *, open_on: str | None = None) -> list[dict]:
+    """Sales parked for recall, or (`open_on` a terminal) the sale that terminal had open."""
+    where, args = ("open = 1 AND terminal = ?", (open_on,)) if open_on else ("open = 0", ())
     return [{**dict(r), "lines": [SaleLine(**ln) for ln in json.loads(r["lines"])]} for r in c.execute(
-        "SELECT park_id, terminal, clerk, lines, parked_at FROM parked_sales ORDER BY parked_at")]
+        f"SELECT park_id, terminal, clerk, lines, parked_at FROM parked_sales WHERE {where} ORDER BY parked_at",
+        args)]
 
 
 def problems(c: sqlite3.Connection, limit: int = 20) -> list[dict]:
@@ -172,6 +175,11 @@ class Reads:
 
     def parked_sales(self) -> list[dict]:
         return parked_sales(self.conn)
+
+    def open_sale(self) -> dict | None:
+        """The sale this terminal had on screen when it last stopped, if it was not finished."""
+        found = parked_sales(self.conn, open_on=self.terminal)
+        return found[-1] if found else None
 
     def problems(self, limit: int = 20) -> list[dict]:
         return problems(self.conn, limit)

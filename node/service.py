@@ -337,10 +337,19 @@ class Node(queries.Reads):
 
     # -- parked sales --------------------------------------------------------
 
-    def park_sale(self, park_id: str, lines: list[SaleLine]) -> None:
+    def park_sale(self, park_id: str, lines: list[SaleLine], *, open_: bool = False) -> None:
+        """Park a sale for any terminal to recall, or (`open_`) keep the one on screen safe."""
         with immediate(self.conn) as c:
+            if open_ and not lines:
+                sql.drop_open(c, park_id)
+                return
             sql.park(c, park_id, self.terminal, self.clerk, json.dumps([asdict(ln) for ln in lines]),
-                     stamp(self.clock()))
+                     stamp(self.clock()), open_=open_)
+
+    def drop_open_sale(self, park_id: str) -> None:
+        """The open sale was paid or voided: nothing to bring back."""
+        with immediate(self.conn) as c:
+            sql.drop_open(c, park_id)
 
     def recall_sale(self, park_id: str) -> list[SaleLine]:
         """Take a parked sale back (any terminal may); it is no longer parked."""

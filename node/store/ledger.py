@@ -172,9 +172,14 @@ def record(c: sqlite3.Connection, op_id: str, kind: str, result: Mapping[str, An
               (op_id, kind, json.dumps(result), at))
 
 
-def park(c: sqlite3.Connection, park_id: str, terminal: str, clerk: str, lines: str, at: str) -> None:
-    c.execute("INSERT OR REPLACE INTO parked_sales (park_id, terminal, clerk, lines, parked_at) "
-              "VALUES (?, ?, ?, ?, ?)", (park_id, terminal, clerk, lines, at))
+def park(c: sqlite3.Connection, park_id: str, terminal: str, clerk: str, lines: str, at: str, *,
+         open_: bool = False) -> None:
+    c.execute("INSERT OR REPLACE INTO parked_sales (park_id, terminal, clerk, lines, parked_at, open) "
+              "VALUES (?, ?, ?, ?, ?, ?)", (park_id, terminal, clerk, lines, at, int(open_)))
+
+
+def drop_open(c: sqlite3.Connection, park_id: str) -> None:
+    c.execute("DELETE FROM parked_sales WHERE park_id = ? AND open = 1", (park_id,))
 
 
 def unpark(c: sqlite3.Connection, park_id: str) -> str | None:

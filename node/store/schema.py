@@ -190,3 +190,11 @@ def m004_grants_and_problems(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m005_open_sales(db: Database) -> None:
+    # The sale on a terminal's screen is saved as the clerk builds it, marked open, so a
+    # terminal that crashes or is killed gets it back on its next start; open sales are not
+    # offered for recall elsewhere (their terminal is still working on them).
+    db.executescript("ALTER TABLE parked_sales ADD COLUMN open INTEGER NOT NULL DEFAULT 0;")
