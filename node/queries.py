@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from node.barcodes import Scan, parse_scan
+from node.barcodes import DEFAULT_RCN_COUNTRY, Scan, parse_scan
 from node.errors import ExpiredItem, HoldUnavailable, UnknownSku
 from node.rules import Balance, Hold, SaleLine
 from node.store import backup
@@ -32,11 +32,13 @@ class Resolved:
 
 
 def resolve(c: sqlite3.Connection, code: str, *, clock: Callable[[], datetime], today: date | None = None,
-            for_sale: bool = True) -> Resolved:
+            for_sale: bool = True, country: str | None = DEFAULT_RCN_COUNTRY) -> Resolved:
     """A scan (or a typed SKU) as the item, units and price it stands for at this till.
 
     An expired perishable is refused only `for_sale`: looking it up or
-    writing it off as expired must still work.
+    writing it off as expired must still work. In-store codes are read in
+    `country`'s layout; a weight code keeps the catalog's price (a weight is
+    never read as a price).
     """
     code = code.strip()
     if code.upper().startswith("SKU"):
@@ -44,7 +46,7 @@ def resolve(c: sqlite3.Connection, code: str, *, clock: Callable[[], datetime], 
         if row is None:
             raise UnknownSku(f"SKU {code} is not in this store's catalog.")
         return Resolved(row[0], row[1], 1, row[2])
-    scan = parse_scan(code)
+    scan = parse_scan(code, country)
     row = c.execute(
         "SELECT i.sku, i.name, i.price, b.pack_qty, i.perishable FROM barcodes b JOIN items i ON i.sku = b.sku "
         "WHERE b.code = ?", (scan.lookup_key,)).fetchone()
@@ -146,10 +148,16 @@ class Reads:
 
     conn: sqlite3.Connection
     clock: Callable[[], datetime]
+    _identity: Callable[[], dict[str, str]]  # the node's settings, read once (Node)
+
+    @property
+    def rcn_country(self) -> str:
+        """The country whose layout gives this store's in-store codes their meaning (meta `rcn_country`)."""
+        return self._identity().get("rcn_country") or DEFAULT_RCN_COUNTRY
 
     def resolve(self, code: str, *, today: date | None = None, for_sale: bool = True) -> Resolved:
         """A scan (or a typed SKU) as the item, units and price it stands for at this till."""
-        return resolve(self.conn, code, clock=self.clock, today=today, for_sale=for_sale)
+        return resolve(self.conn, code, clock=self.clock, today=today, for_sale=for_sale, country=self.rcn_country)
 
     def lookup(self, code: str) -> dict:
         """Everything a clerk needs to answer "can you check in the back?"."""

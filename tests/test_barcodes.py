@@ -290,3 +290,158 @@ def test_make_gtin13_round_trip_and_single_digit_error(
         f"Barcode {changed} has a wrong check digit: "
         f"expected {expected}, got {changed[12]}."
     )
+
+
+# ---------------------------------------------------------------- GS1's own examples, by symbology
+#
+# The Digital Link URIs are the GS1 Digital Link URI Syntax standard's examples, and its refusals
+# those GS1's Syntax Engine (gs1/gs1-syntax-engine, src/c-lib/dl.c) makes of them.
+
+GTIN = "09520123456788"  # GS1's example GTIN throughout its standards
+READS = [
+    # (symbology, text, gtin14, kind, expiry, batch, serial)
+    ("EAN-13", "9520123456788", GTIN, "item", None, None, None),
+    ("EAN-13 ]E0", "]E09520123456788", GTIN, "item", None, None, None),
+    ("EAN-8", "96385074", "00000096385074", "item", None, None, None),
+    ("EAN-8 ]E4", "]E496385074", "00000096385074", "item", None, None, None),
+    ("UPC-A", "614141123452", "00614141123452", "item", None, None, None),
+    ("ITF-14", "10614141000415", "10614141000415", "case", None, None, None),
+    ("ITF-14 ]I1", "]I110614141000415", "10614141000415", "case", None, None, None),
+    ("GS1-128 ]C1", "]C1" "0109520123456788" "17180426" "10ABC123", GTIN, "item", date(2018, 4, 26), "ABC123", None),
+    ("GS1-128 FNC1", "0109520123456788" "10ABC123" + GS + "17180426", GTIN, "item", date(2018, 4, 26), "ABC123", None),
+    ("DataMatrix ]d2", "]d2" "0109520123456788" "10ABC1" + GS + "2112345" + GS + "17180426", GTIN, "item",
+     date(2018, 4, 26), "ABC1", "12345"),
+    ("GS1 QR ]Q3", "]Q3" "0109520123456788" "2112345", GTIN, "item", None, None, "12345"),
+    ("HRI", "(01)09520123456788(10)ABC1(21)12345(17)180426", GTIN, "item", date(2018, 4, 26), "ABC1", "12345"),
+    ("serial ending X12", "0109520123456788" "21ABCX12", GTIN, "item", None, None, "ABCX12"),
+    ("DL", "https://id.gs1.org/01/09520123456788", GTIN, "item", None, None, None),
+    ("DL zero-suppressed", "https://brand.example.com/01/9520123456788", GTIN, "item", None, None, None),
+    ("DL path prefix", "https://brand.example.com/some-extra/pathinfo/01/9520123456788", GTIN, "item", None, None, None),
+    ("DL variant", "https://id.gs1.org/01/09520123456788/22/2A", GTIN, "item", None, None, None),
+    ("DL batch", "https://id.gs1.org/01/09520123456788/10/ABC123", GTIN, "item", None, "ABC123", None),
+    ("DL serial", "https://id.gs1.org/01/09520123456788/21/12345", GTIN, "item", None, None, "12345"),
+    ("DL all", "https://id.gs1.org/01/09520123456788/10/ABC123/21/12345?17=180426", GTIN, "item",
+     date(2018, 4, 26), "ABC123", "12345"),
+    ("DL weight", "https://example.com/01/09520123456788?3103=000195", GTIN, "item", None, None, None),
+    ("DL attributes", "https://example.com/01/09520123456788?3103=000195&3922=0299&17=201225", GTIN, "item",
+     date(2020, 12, 25), None, None),
+    ("DL 235, then (10) in the query", "https://id.gs1.org/01/09520123456788/235/XYZ?10=ABC123", GTIN, "item",
+     None, "ABC123", None),
+    ("DL GTIN as an attribute", "https://example.com/8004/9520614141234567?01=09520123456788", GTIN, "item",
+     None, None, None),
+    ("DL percent-encoded", "https://id.gs1.org/01/09520123456788/10/AB%2F1%2d2/21/SN%2A3", GTIN, "item",
+     None, "AB/1-2", "SN*3"),
+    ("DL fragment", "https://a.example/01/09520123456788/10/abc/21/xyz#fragment", GTIN, "item", None, "abc", "xyz"),
+    ("DL unknown parameter", "https://a.example/01/09520123456788?linkType=all&17=180426", GTIN, "item",
+     date(2018, 4, 26), None, None),
+    ("DL serial ending SNX3", "https://id.gs1.org/01/09520123456788/21/SNX3", GTIN, "item", None, None, "SNX3"),
+    ("DL ]Q1", "]Q1https://id.gs1.org/01/09520123456788/10/ABC123?17=180426", GTIN, "item",
+     date(2018, 4, 26), "ABC123", None),
+    ("DL ]Q3", "]Q3https://id.gs1.org/01/09520123456788?17=180426", GTIN, "item", date(2018, 4, 26), None, None),
+    ("DL ]d1", "]d1https://id.gs1.org/01/09520123456788/21/12345", GTIN, "item", None, None, "12345"),
+    ("DL ]d2", "]d2https://id.gs1.org/01/09520123456788/10/ABC123", GTIN, "item", None, "ABC123", None),
+    ("DL case", "https://id.gs1.org/01/10614141000415?17=251231", "10614141000415", "case",
+     date(2025, 12, 31), None, None),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "gtin14", "kind", "expiry", "batch", "serial"), READS,
+                         ids=[r[0] for r in READS])
+def test_gs1_examples_read(name: str, text: str, gtin14: str, kind: str, expiry: date | None,
+                           batch: str | None, serial: str | None) -> None:
+    scan = parse_scan(text)
+    assert (scan.gtin, scan.kind, scan.expiry, scan.batch, scan.serial) == (gtin14, kind, expiry, batch, serial)
+    assert scan.lookup_key == gtin14 and scan.embedded_price is None and scan.raw == text.strip()
+
+
+REFUSED = [
+    # (why, text, words the sentence must hold)
+    ("key qualifier in the query", "https://example.com/01/09520123456788?10=ABC123", "(10) in its query"),
+    ("serial in the query", "https://id.gs1.org/01/09520123456788/10/ABC1?21=5", "(21) in its query"),
+    ("GTIN twice", "https://id.gs1.org/01/09520123456788/10/ABC123?99=XYZ789&01=09520123456788", "(01) twice"),
+    ("batch in path and query", "https://id.gs1.org/01/09520123456788/10/ABC123?99=XYZ789&10=ABC123",
+     "(10) twice"),
+    ("attribute twice", "https://id.gs1.org/01/09520123456788/10/ABC123?99=XYZ789&99=XYZ789", "(99) twice"),
+    ("expiry twice", "https://id.gs1.org/01/09520123456788?17=180426&17=991231", "(17) twice"),
+    ("unknown AI in the query", "https://example.com/01/09520123456788?99=XYZ&89=ABC123", "(89), which is not"),
+    ("unknown AI in the path", "https://example.com/01/09520123456788/89/ABC123?99=XYZ", "not a barcode this till can read"),
+    ("empty AI value", "https://a.example/01/12312312312333?99=", "(99) with no value"),
+    ("'+' is a space in a query", "https://a.example/01/12312312312333/22/A%2d1?99=ABC&98=XYZ+987", "not a barcode this till can read"),
+    ("ends in a slash", "https://a.example/stem/00/006141411234567890/", "not a barcode this till can read"),
+    ("no GTIN", "https://id.gs1.org/00/952012345678912345", "no GTIN in (01)"),
+    ("not a GS1 Digital Link", "https://example.com/products/milk", "web address, not a GS1 Digital Link"),
+    ("not a GS1 Digital Link, ]Q1", "]Q1https://example.com/", "web address, not a GS1 Digital Link"),
+    ("wrong check digit", "https://id.gs1.org/01/09520123456789", "wrong check digit: expected 8, got 9"),
+    ("bad expiry", "https://id.gs1.org/01/09520123456788?17=181326", "invalid expiry date in (17)"),
+    ("batch too long", "https://id.gs1.org/01/09520123456788/10/" + "A" * 21, "invalid batch in (10)"),
+    ("element string without (01)", "]d2" "10ABC123" + GS + "17180426", "no GTIN in (01)"),
+]
+
+
+@pytest.mark.parametrize(("why", "text", "words"), REFUSED, ids=[r[0] for r in REFUSED])
+def test_gs1_refusals(why: str, text: str, words: str) -> None:
+    with pytest.raises(BadBarcode) as exc:
+        parse_scan(text)
+    message = str(exc.value)
+    assert words in message
+    assert message.startswith("Barcode ") and message.endswith(".") and "\n" not in message
+
+
+# ---------------------------------------------------------------- in-store codes by country
+
+
+def _rcn(prefix6: str, value: str, *, check_in_value: bool = False) -> str:
+    """An in-store GTIN-13: 6 digits, then the variable part (after its own check digit, German style)."""
+    from biip.checksums import gs1_price_weight_check_digit  # noqa: PLC0415
+
+    middle = f"{gs1_price_weight_check_digit(value)}{value}" if check_in_value else value
+    return make_gtin13(prefix6 + middle)
+
+
+GERMAN_PRICE = _rcn("221234", "00239", check_in_value=True)  # 2.39 EUR: 22 IIII C VVVVV K
+SWEDISH_WEIGHT = make_gtin13("23123456" "1234")  # 1.234 kg: 23 IIIIII VVVV K
+
+
+@pytest.mark.parametrize(
+    ("country", "code", "price", "grams"),
+    [
+        ("DE", GERMAN_PRICE, 239, None),
+        ("DK", GERMAN_PRICE, 400239, None),  # what one fixed layout read it as
+        ("de", GERMAN_PRICE, 239, None),
+        ("SE", SWEDISH_WEIGHT, None, 1234),
+        ("NO", SWEDISH_WEIGHT, None, 1234),
+        ("SE", make_gtin13("20123456" "1995"), 1995, None),  # 19.95 SEK
+        ("NO", make_gtin13("22123456" "0042"), 4200, None),  # 42 NOK, whole crowns
+        ("DK", make_in_store_code("22", "1234", 1299), 1299, None),
+        ("DE", _rcn("281234", "01500", check_in_value=True), None, 1500),  # 28 IIII C VVVVV: 1.500 kg
+    ],
+)
+def test_in_store_code_read_in_the_country_layout(country: str, code: str, price: int | None,
+                                                  grams: int | None) -> None:
+    scan = parse_scan(code, country)
+    assert scan.kind == "in_store"
+    assert (scan.embedded_price, scan.embedded_weight_g) == (price, grams)
+    # every price or weight of one item looks up one catalog row
+    assert scan.lookup_key != scan.gtin
+
+
+def test_swedish_and_norwegian_weight_codes_are_not_prices() -> None:
+    for country in ("SE", "NO"):
+        scan = parse_scan(SWEDISH_WEIGHT, country)
+        assert scan.embedded_price is None and scan.embedded_weight_g == 1234
+        assert scan.lookup_key == "0" + make_gtin13("23123456" "0000")
+    assert parse_scan(SWEDISH_WEIGHT, "DK").embedded_price == 561234  # the misreading this fixes
+
+
+def test_a_wrong_german_price_check_digit_is_named() -> None:
+    wrong = make_gtin13("2212345" "00239")  # its price check digit is 4, not 5
+    with pytest.raises(BadBarcode, match="wrong check digit in its price or weight.*DE"):
+        parse_scan(wrong, "DE")
+
+
+@pytest.mark.parametrize("country", [None, "US", ""])
+def test_in_store_code_with_no_known_layout_is_looked_up_as_it_is(country: str | None) -> None:
+    scan = parse_scan(GERMAN_PRICE, country)
+    assert scan.kind == "in_store"
+    assert scan.embedded_price is None and scan.embedded_weight_g is None
+    assert scan.lookup_key == scan.gtin == "0" + GERMAN_PRICE
