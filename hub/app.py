@@ -74,6 +74,8 @@ class BodyLimit:
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
     settings = settings or Settings()
     hub = hub or Hub.open(settings.database_url, pool_size=settings.pool_size)
+    if settings.rcn_country:
+        hub.rcn_country = settings.rcn_country.upper()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

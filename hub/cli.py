@@ -17,6 +17,12 @@ def _db(args: argparse.Namespace) -> str:
     return args.db or os.environ.get("BACKROOM_HUB_DATABASE_URL") or DEFAULT_DB
 
 
+def _country(text: str) -> str:
+    if len(text) != 2 or not (text.isascii() and text.isalpha()):
+        raise argparse.ArgumentTypeError(f"a country is two letters (ISO 3166 alpha-2, e.g. DE), not {text!r}")
+    return text.upper()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="backroom hub", description="The chain's source of truth (FastAPI).")
     p.add_argument("--db", help=f"database URL: sqlite:///FILE or postgresql://... (default {DEFAULT_DB}, "
@@ -37,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8700, help="port (default 8700)")
     s.add_argument("--workers", type=int, default=1, help="hub processes (default 1)")
     s.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    s.add_argument("--country", metavar="XX", type=_country,
+                   help="ISO 3166 alpha-2 code whose in-store price and weight code layout the chain prints, "
+                        "told to stores as they open (or BACKROOM_HUB_RCN_COUNTRY)")
 
     t = sub.add_parser("token", help="issue or revoke a credential")
     tsub = t.add_subparsers(dest="token_cmd", required=True, metavar="ACTION")
@@ -59,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 
             migrate(make_engine(url), stamp(utcnow()))  # once, before the workers start
             os.environ["BACKROOM_HUB_DATABASE_URL"] = url
+            if args.country:
+                os.environ["BACKROOM_HUB_RCN_COUNTRY"] = args.country
             uvicorn.run("hub.app:app_from_env", factory=True, host=args.host, port=args.port,
                         workers=args.workers, log_level=args.log_level)
             return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -12,3 +13,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2_000_000  # a full 1,000-entry push is about 600 kB
     pool_size: int = 10  # database connections per hub process, and threads that use them
     expire_every_s: float = 5.0  # how often cart holds past their time are returned
+    # ISO 3166 alpha-2: the country whose in-store code layout the chain prints, told to each
+    # store in its opening (in-store price and weight codes mean different things by country).
+    rcn_country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")

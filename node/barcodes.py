@@ -67,8 +67,8 @@ from sync.gtin import (  # noqa: F401  (re-exported: tests and tools make codes 
     make_in_store_code,
 )
 
-__all__ = ["DEFAULT_RCN_COUNTRY", "IN_STORE_PRICE_MAX", "IN_STORE_PRICE_PREFIXES", "RCN_COUNTRIES", "Scan",
-           "gtin_check_digit", "make_gtin13", "make_gtin14", "make_in_store_code", "parse_scan"]
+__all__ = ["DEFAULT_RCN_COUNTRY", "IN_STORE_PRICE_MAX", "IN_STORE_PRICE_PREFIXES", "MAX_SCAN_CHARS", "RCN_COUNTRIES",
+           "Scan", "gtin_check_digit", "make_gtin13", "make_gtin14", "make_in_store_code", "parse_scan"]
 
 DEFAULT_RCN_COUNTRY = "DK"
 """The layout of a node with no country set: the demo chain's in-store codes are printed in it."""
@@ -76,6 +76,7 @@ DEFAULT_RCN_COUNTRY = "DK"
 RCN_COUNTRIES = tuple(sorted(r.value.upper() for r in RcnRegion))
 """Countries whose in-store code layouts biip knows."""
 
+MAX_SCAN_CHARS = 3000  # more text than a QR code holds (2,953 bytes): no label scans longer
 _GTIN_LENGTHS = (8, 12, 13, 14)
 _GS1_MESSAGE_ONLY = ("]C1", "]d2", "]Q3", "]e0", "]J1")  # AIM prefixes of GS1-128, GS1 DataMatrix, QR, DataBar, DotCode
 
@@ -113,6 +114,7 @@ def _config(country: str | None) -> ParseConfig:
 
 
 def _show(text: str) -> str:
+    text = text if len(text) <= 120 else text[:100] + "..."
     return text if text.isdigit() else repr(text)
 
 
@@ -252,6 +254,8 @@ def parse_scan(text: str, country: str | None = DEFAULT_RCN_COUNTRY) -> Scan:
     s = text.strip()
     if not s:
         raise BadBarcode("The scan was empty.")
+    if len(s) > MAX_SCAN_CHARS:  # biip's reading grows faster than the text: refuse before it starts
+        raise BadBarcode(f"Barcode {_show(s)} is {len(s)} characters long; no label holds more than {MAX_SCAN_CHARS}.")
     config = _config(country)
 
     body = _symbology_stripped(s)

@@ -177,7 +177,8 @@ def initialise_from_hub(node: Node, client: HubClient, store_id: str, *, hub_url
                         items=(it.model_dump() for it in opening.catalog), stock=opening.stock,
                         locations=[(loc.id, loc.name, loc.kind) for loc in opening.locations])
     node.set_meta(hub_url=hub_url, token=token, pull_cursor="0",
-                  pushed_seq=str(node.meta().get("pushed_seq", "0")))
+                  pushed_seq=str(node.meta().get("pushed_seq", "0")),
+                  **({"rcn_country": opening.rcn_country} if opening.rcn_country else {}))
     return {"store_id": store_id, "restored_entries": len(opening.ledger), "items": len(opening.catalog)}
 
 

@@ -41,6 +41,7 @@ def bounded(lo: int, hi: int) -> Any:
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=False)]
 Stamp = Annotated[str, StringConstraints(min_length=1, max_length=40)]  # ISO-8601 UTC
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]  # ISO 3166-1 alpha-2
 Count = bounded(0, MAX_UNITS)
 Delta = bounded(-MAX_UNITS, MAX_UNITS)
 Amount = bounded(-MAX_AMOUNT, MAX_AMOUNT)
@@ -232,4 +233,6 @@ class StoreOpening(Wire):
     locations: list[LocationInfo]
     stock: list[tuple[str, str, int, int]]  # sku, bin, on_hand, quota
     ledger: list[LedgerEntry] = []  # the hub's copy, for a replaced machine
+    # Whose layout the chain's in-store (price and weight) codes are printed in; None: the node keeps its own.
+    rcn_country: Country | None = None
     next_grant_no: int = 1

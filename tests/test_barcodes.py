@@ -316,7 +316,8 @@ READS = [
     ("serial ending X12", "0109520123456788" "21ABCX12", GTIN, "item", None, None, "ABCX12"),
     ("DL", "https://id.gs1.org/01/09520123456788", GTIN, "item", None, None, None),
     ("DL zero-suppressed", "https://brand.example.com/01/9520123456788", GTIN, "item", None, None, None),
-    ("DL path prefix", "https://brand.example.com/some-extra/pathinfo/01/9520123456788", GTIN, "item", None, None, None),
+    ("DL path prefix", "https://brand.example.com/some-extra/pathinfo/01/9520123456788", GTIN, "item",
+     None, None, None),
     ("DL variant", "https://id.gs1.org/01/09520123456788/22/2A", GTIN, "item", None, None, None),
     ("DL batch", "https://id.gs1.org/01/09520123456788/10/ABC123", GTIN, "item", None, "ABC123", None),
     ("DL serial", "https://id.gs1.org/01/09520123456788/21/12345", GTIN, "item", None, None, "12345"),
@@ -354,6 +355,7 @@ def test_gs1_examples_read(name: str, text: str, gtin14: str, kind: str, expiry:
     assert scan.lookup_key == gtin14 and scan.embedded_price is None and scan.raw == text.strip()
 
 
+UNREADABLE = "not a barcode this till can read"
 REFUSED = [
     # (why, text, words the sentence must hold)
     ("key qualifier in the query", "https://example.com/01/09520123456788?10=ABC123", "(10) in its query"),
@@ -364,10 +366,10 @@ REFUSED = [
     ("attribute twice", "https://id.gs1.org/01/09520123456788/10/ABC123?99=XYZ789&99=XYZ789", "(99) twice"),
     ("expiry twice", "https://id.gs1.org/01/09520123456788?17=180426&17=991231", "(17) twice"),
     ("unknown AI in the query", "https://example.com/01/09520123456788?99=XYZ&89=ABC123", "(89), which is not"),
-    ("unknown AI in the path", "https://example.com/01/09520123456788/89/ABC123?99=XYZ", "not a barcode this till can read"),
+    ("unknown AI in the path", "https://example.com/01/09520123456788/89/ABC123?99=XYZ", UNREADABLE),
     ("empty AI value", "https://a.example/01/12312312312333?99=", "(99) with no value"),
-    ("'+' is a space in a query", "https://a.example/01/12312312312333/22/A%2d1?99=ABC&98=XYZ+987", "not a barcode this till can read"),
-    ("ends in a slash", "https://a.example/stem/00/006141411234567890/", "not a barcode this till can read"),
+    ("'+' is a space in a query", "https://a.example/01/12312312312333/22/A%2d1?99=ABC&98=XYZ+987", UNREADABLE),
+    ("ends in a slash", "https://a.example/stem/00/006141411234567890/", UNREADABLE),
     ("no GTIN", "https://id.gs1.org/00/952012345678912345", "no GTIN in (01)"),
     ("not a GS1 Digital Link", "https://example.com/products/milk", "web address, not a GS1 Digital Link"),
     ("not a GS1 Digital Link, ]Q1", "]Q1https://example.com/", "web address, not a GS1 Digital Link"),
@@ -445,3 +447,116 @@ def test_in_store_code_with_no_known_layout_is_looked_up_as_it_is(country: str |
     assert scan.kind == "in_store"
     assert scan.embedded_price is None and scan.embedded_weight_g is None
     assert scan.lookup_key == scan.gtin == "0" + GERMAN_PRICE
+
+
+def test_a_scan_longer_than_any_label_is_refused_before_it_is_read() -> None:
+    with pytest.raises(BadBarcode, match="characters long") as exc:
+        parse_scan("0" * 500_000)
+    assert len(str(exc.value)) < 300
+
+
+# ---------------------------------------------------------------- the node, in its country
+
+
+def _store(make_node, country: str | None, *items: dict):  # noqa: ANN001, ANN202
+    from tests.conftest import ITEMS  # noqa: PLC0415
+
+    node = make_node(items=[*ITEMS, *items])
+    if country:
+        node.set_meta(rcn_country=country)
+    return node
+
+
+def _in_store_item(sku: str, code: str, country: str, price: int) -> dict:
+    key = parse_scan(code, country).lookup_key[1:]  # the catalog holds the zeroed code
+    return {"sku": sku, "gtin": key, "name": sku.title(), "price": price, "in_store": True}
+
+
+def test_a_german_store_reads_a_german_price_code_as_2_39(make_node) -> None:  # noqa: ANN001
+    node = _store(make_node, "DE", _in_store_item("SKU-CHEESE", GERMAN_PRICE, "DE", 1999))
+    assert node.rcn_country == "DE"
+    r = node.resolve(GERMAN_PRICE)
+    assert (r.sku, r.unit_price) == ("SKU-CHEESE", 239)
+
+
+@pytest.mark.parametrize("country", ["SE", "NO"])
+def test_a_weight_code_is_never_a_price_at_the_node(make_node, country: str) -> None:  # noqa: ANN001
+    node = _store(make_node, country, _in_store_item("SKU-APPLES", SWEDISH_WEIGHT, country, 2495))
+    r = node.resolve(SWEDISH_WEIGHT)
+    assert (r.sku, r.unit_price) == ("SKU-APPLES", 2495)  # the catalog's price, not 5612.34
+    assert r.scan is not None and r.scan.embedded_weight_g == 1234 and r.scan.embedded_price is None
+
+
+def test_a_node_with_no_country_reads_the_demo_chain_layout(make_node) -> None:  # noqa: ANN001
+    node = _store(make_node, None)
+    assert node.rcn_country == "DK"
+
+
+def test_an_expired_perishable_as_a_digital_link_is_refused_as_a_datamatrix_is(make_node) -> None:  # noqa: ANN001
+    from datetime import timedelta  # noqa: PLC0415
+
+    from node.errors import ExpiredItem  # noqa: PLC0415
+    from tests.conftest import ITEMS  # noqa: PLC0415
+
+    node = make_node()
+    milk = next(it["gtin"] for it in ITEMS if it["sku"] == "SKU-MILK").zfill(14)
+    yesterday = node.clock().date() - timedelta(days=1)
+    refusals = []
+    for code in (f"]d201{milk}17{yesterday:%y%m%d}10LOT1",
+                 f"https://id.gs1.org/01/{milk}/10/LOT1?17={yesterday:%y%m%d}",
+                 f"]Q1https://id.gs1.org/01/{milk}?17={yesterday:%y%m%d}",
+                 f"]Q3https://id.gs1.org/01/{milk}/21/SNX3?17={yesterday:%y%m%d}"):
+        with pytest.raises(ExpiredItem) as exc:
+            node.resolve(code)
+        refusals.append(str(exc.value))
+    assert len(set(refusals)) == 1 and f"expired on {yesterday:%Y-%m-%d}" in refusals[0]
+    # a lookup or a write-off as expired still reads it
+    assert node.resolve(f"https://id.gs1.org/01/{milk}?17={yesterday:%y%m%d}", for_sale=False).sku == "SKU-MILK"
+
+
+# ---------------------------------------------------------------- the country, from the hub or init
+
+
+def test_the_country_comes_from_the_hubs_opening(tmp_path) -> None:  # noqa: ANN001
+    from hub.app import create_app  # noqa: PLC0415
+    from hub.service import Hub  # noqa: PLC0415
+    from hub.settings import Settings  # noqa: PLC0415
+    from node.runner import initialise_from_hub  # noqa: PLC0415
+    from node.service import Node  # noqa: PLC0415
+    from tests.hubfixtures import LocalClient, tiny_chain, tiny_item  # noqa: PLC0415
+
+    url = f"sqlite:///{tmp_path / 'hub.sqlite'}"
+    hub = Hub.open(url)
+    item = tiny_item(1)
+    hub.load_chain(tiny_chain([item], [("S001", item.sku, "floor", 5)]))
+    assert hub.opening("S001").rcn_country is None
+    create_app(Settings(database_url=url, rcn_country="se"), hub=hub)  # BACKROOM_HUB_RCN_COUNTRY=se
+    assert hub.rcn_country == "SE"
+    with Node(tmp_path / "S001.sqlite") as node:
+        initialise_from_hub(node, LocalClient(hub, "S001"), "S001", hub_url="http://hub", token="t")
+        assert node.rcn_country == "SE" and node.meta()["rcn_country"] == "SE"
+
+
+def test_the_wire_takes_only_a_two_letter_country() -> None:
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from sync.models import StoreOpening  # noqa: PLC0415
+
+    base = {"store_id": "S1", "name": "S", "policy": "in-hand", "catalog": [], "locations": [], "stock": []}
+    assert StoreOpening(**base).rcn_country is None
+    assert StoreOpening(**base, rcn_country="DE").rcn_country == "DE"
+    for bad in ("de", "Germany", "D", ""):
+        with pytest.raises(ValidationError):
+            StoreOpening(**base, rcn_country=bad)
+
+
+def test_init_country_for_a_standalone_node(tmp_path, capsys) -> None:  # noqa: ANN001
+    import json  # noqa: PLC0415
+
+    from node.cli import main  # noqa: PLC0415
+
+    db = tmp_path / "n.sqlite"
+    assert main(["init", "--store", "S001", "--country", "xx", "--db", str(db)]) == 2
+    assert "DE, DK" in capsys.readouterr().err and not db.exists()
+    assert main(["init", "--store", "S001", "--country", "se", "--db", str(db), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rcn_country"] == "SE"

@@ -152,7 +152,7 @@ def test_money_formats_minor_units() -> None:
 def test_sell_by_barcode_with_case_quantity_and_in_store_price(db: Path, plain, cased, in_store) -> None:
     code = make_in_store_code(in_store["gtin"][:2], in_store["gtin"][2:6], 1234)
     before = footprint(db)[0]
-    out = run("sell", f"{plain['gtin']}x3", cased["case_gtin"], code, "--tender", "card", db=db).stdout
+    out = run("sell", f"3*{plain['gtin']}", cased["case_gtin"], code, "--tender", "card", db=db).stdout
     total = 3 * plain["price"] + cased["pack_qty"] * cased["price"] + 1234
     assert f"TOTAL {money(total)}" in out
     assert "Receipt S001-T9-000001" in out
@@ -169,7 +169,7 @@ def test_sell_by_barcode_with_case_quantity_and_in_store_price(db: Path, plain, 
 
 
 def test_sell_json_and_retry_with_same_op_id_writes_nothing_new(db: Path, plain) -> None:
-    first = run_json("sell", plain["gtin"], "SKU" + plain["sku"][3:] + "x2", "--op-id", "sale-1", db=db)
+    first = run_json("sell", plain["gtin"], "2*SKU" + plain["sku"][3:], "--op-id", "sale-1", db=db)
     assert first["receipt"] == "S001-T9-000001"
     assert first["total"] == 3 * plain["price"]
     assert [ln["qty"] for ln in first["lines"]] == [1, 2]
@@ -203,7 +203,7 @@ def test_every_write_command(db: Path, plains, cased) -> None:
         run("receive", cased["case_gtin"], "2", "--delivery", "DN-1", db=db)  # two cases
 
     def till() -> None:
-        sale = run_json("sell", f"{a['gtin']}x2", db=db)
+        sale = run_json("sell", f"2*{a['gtin']}", db=db)
         assert run_json("return", a["gtin"], "1", "--receipt", sale["receipt"], db=db)["refund"] == a["price"]
         run("return", a["sku"], "1", "--not-resellable", db=db)
         run("count", a["gtin"], "--bin", "floor", "3", db=db)
@@ -287,7 +287,7 @@ def test_bad_input_is_one_sentence_and_writes_nothing(db: Path, plain, case: str
     argv, words = {
         "check digit": (["sell", _wrong_check_digit(gtin)], "check digit"),
         "unknown sku": (["sell", "SKU999999"], "SKU999999"),
-        "qty 0": (["sell", f"{gtin}x0"], "at least 1"),
+        "qty 0": (["sell", f"0*{gtin}"], "at least 1"),
         "qty text": (["receive", gtin, "lots"], "'lots'"),
         "hold unknown": (["release", "H-404"], "H-404"),
         "grant twice": (["grant", "G-7", plain["sku"], "1"], "G-7"),
@@ -311,11 +311,11 @@ def test_json_refusal_names_its_code(db: Path) -> None:
 def test_strict_store_refuses_past_quota(strict_db: Path) -> None:
     row = q(strict_db, "SELECT sku, floor, quota FROM stock WHERE floor > quota AND held = 0 ORDER BY sku LIMIT 1")[0]
     seen = footprint(strict_db)
-    p = run("sell", f"{row['sku']}x{row['quota'] + 1}", db=strict_db, check=False)
+    p = run("sell", f"{row['quota'] + 1}*{row['sku']}", db=strict_db, check=False)
     assert p.returncode == 2
     assert len(p.stderr.strip().splitlines()) == 1 and "strict" in p.stderr and row["sku"] in p.stderr
     assert footprint(strict_db) == seen
-    run("sell", f"{row['sku']}x{row['quota']}", db=strict_db)  # up to the quota is fine
+    run("sell", f"{row['quota']}*{row['sku']}", db=strict_db)  # up to the quota is fine
     assert stock(strict_db, row["sku"])["quota"] == 0
 
 

@@ -31,6 +31,8 @@ _PULL_CATALOG = ("SELECT sku, gtin, name, price, perishable, shelf_life_days, ca
 class StoreOps:
     """The stores' operations (a part of Hub)."""
 
+    rcn_country: str | None = None  # told to each store in its opening (hub.settings.Settings.rcn_country)
+
     def opening(self, store_id: str) -> wire.StoreOpening:
         with self.consistent_reads.connect() as conn:
             loc = self._location(conn, store_id, "store")
@@ -44,7 +46,7 @@ class StoreOps:
                 select(opening_stock).where(opening_stock.c.location == store_id)
                 .order_by(opening_stock.c.sku, opening_stock.c.bin))]
         return wire.StoreOpening(store_id=store_id, name=loc.name, policy=loc.policy, catalog=catalog,
-                                 locations=locs, stock=stock, ledger=ledger)
+                                 locations=locs, stock=stock, ledger=ledger, rcn_country=self.rcn_country)
 
     def ingest(self, store_id: str, batch: wire.PushBatch, *, token: str | None = None,
                no_wait: bool = False) -> wire.PushResult:

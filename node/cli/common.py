@@ -6,7 +6,6 @@ import argparse
 import getpass
 import json
 import os
-import re
 import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
@@ -70,17 +69,6 @@ def whole(text: str, what: str = "Quantity") -> int:
         return int(text.strip())
     except (ValueError, AttributeError):
         raise BadQuantity(f"{what} must be a whole number of units, not {text!r}.") from None
-
-
-_TIMES = re.compile(r"^(?P<code>.+?)[xX](?P<qty>-?\d+)$")
-
-
-def split_times(arg: str) -> tuple[str, str]:
-    """``CODE[xQTY]`` as (code, qty text); no suffix means 1."""
-    m = _TIMES.match(arg.strip())
-    if m is None:
-        return arg, "1"
-    return m["code"], m["qty"]
 
 
 def quota_share(text: str) -> float:

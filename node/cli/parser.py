@@ -70,11 +70,14 @@ def build_parser(subparsers: argparse._SubParsersAction | None = None) -> argpar
     p.add_argument("--hub", metavar="URL", help="set the store up from this hub (its catalog, stock and quota; "
                    "a replaced machine gets its ledger back) instead of the demo fixtures")
     p.add_argument("--token", metavar="TOKEN", help="this store's credential for --hub")
+    p.add_argument("--country", metavar="XX", help="ISO 3166 alpha-2 code whose layout gives in-store price and "
+                   "weight codes their meaning, e.g. DE or SE (default: the hub's, else DK)")
 
     p = _add(sub, "sell", cmd_sell, "sell scanned items and print the receipt", common,
-             "Sell scanned items and print the receipt.\n\nCODE is a barcode or a SKU, optionally followed by "
-             "xQTY (e.g. 4006381333931x3).\nA case code sells its pack quantity; an in-store code carries its price.")
-    p.add_argument("codes", nargs="*", metavar="CODE[xQTY]", help="barcode or SKU, with an optional xQTY")
+             "Sell scanned items and print the receipt.\n\nCODE is a barcode or a SKU, optionally preceded by "
+             "QTY* (e.g. '3*4006381333931', quoted so the shell leaves the * alone).\n"
+             "A case code sells its pack quantity; an in-store code carries its price.")
+    p.add_argument("codes", nargs="*", metavar="[QTY*]CODE", help="barcode or SKU, with an optional QTY* before it")
     p.add_argument("--tender", choices=[str(t) for t in Tender], default=str(Tender.CASH),
                    help="how the customer pays (default: cash)")
     p.add_argument("--hold", action="extend", nargs="+", default=[], metavar="HOLD_ID",

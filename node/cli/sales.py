@@ -6,7 +6,7 @@ import argparse
 from datetime import timedelta
 
 from node.bounds import MAX_HOLD
-from node.cli.common import emit_json, item_units, op_id_of, open_node, prior, show, split_times, table, whole
+from node.cli.common import emit_json, item_units, op_id_of, open_node, prior, scan, show, table, whole
 from node.errors import TooLarge
 from node.present import local_time, money
 from node.rules import Kind, SaleLine, Tender
@@ -18,14 +18,16 @@ def _hold_line(node, hold_id: str) -> SaleLine:  # noqa: ANN001
 
 
 def cmd_sell(args: argparse.Namespace) -> None:
+    from node.entry import read_entry  # biip takes 170 ms to import: the parser (and --help) stays without it
+
     with open_node(args) as node:
         result = prior(node, args, Kind.SALE)
         if result is None:
             lines = []
             for arg in args.codes:
-                code, qty = split_times(arg)
-                r, units = item_units(node, code, qty, check_expiry=True)
-                lines.append(SaleLine(r.sku, units, r.unit_price))
+                entry = read_entry(arg, most=node.limits.max_line_qty)
+                r = scan(node, entry.code, check_expiry=True)
+                lines.append(SaleLine(r.sku, entry.times * r.units, r.unit_price))
             lines += [_hold_line(node, h) for h in args.hold]
             result = node.sell(op_id_of(args), lines, tender=Tender(args.tender), confirm_found=args.confirm_found)
         names = {ln["sku"]: node.resolve(ln["sku"]).name for ln in result["lines"]}

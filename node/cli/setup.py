@@ -16,6 +16,7 @@ def cmd_init(args: argparse.Namespace) -> None:
 
     if bool(args.hub) != bool(args.token):
         raise FileProblem("--hub and --token go together: the hub's address and this store's token.")
+    country = _country(args.country)
     db, _, _ = settings(args)
     existed = db.exists()
     node = open_node(args, create=True)
@@ -35,6 +36,8 @@ def cmd_init(args: argparse.Namespace) -> None:
 
                 initialise_from_chain(node, demo_chain(), args.store, policy=Policy(args.policy),
                                       quota_share=args.quota_share)
+            if country:  # given here, it wins over the hub's
+                node.set_meta(rcn_country=country)
         except BaseException:
             node.close()
             if not existed:  # leave nothing behind for a refused init
@@ -51,6 +54,18 @@ def cmd_init(args: argparse.Namespace) -> None:
               f"policy {st['policy']}, ledger at seq {st['last_seq']}.")
 
 
+def _country(text: str | None) -> str | None:
+    """`--country` checked before anything is written: a layout biip cannot read would misprice every in-store code."""
+    if text is None:
+        return None
+    from node.barcodes import RCN_COUNTRIES
+
+    if text.strip().upper() not in RCN_COUNTRIES:
+        raise Refusal(f"In-store codes have no layout known here for {text!r}; "
+                      f"give one of {', '.join(RCN_COUNTRIES)}.")
+    return text.strip().upper()
+
+
 def store_status(node, db: Path) -> dict:  # noqa: ANN001
     from node.queries import counts
     from node.runner import status as sync_status
@@ -61,6 +76,7 @@ def store_status(node, db: Path) -> dict:  # noqa: ANN001
         "store_id": store_id,
         "store_name": meta.get("store_name", ""),
         "policy": str(node.policy),
+        "rcn_country": node.rcn_country,
         "created_at": meta.get("created_at"),
         "last_seq": node.last_seq(),
         **counts(node.conn),
@@ -80,6 +96,7 @@ def cmd_status(args: argparse.Namespace) -> None:
         emit_json(st)
         return
     print(pairs([("Store", f"{st['store_id']}  {st['store_name']}"), ("Policy", st["policy"]),
+                 ("In-store codes", f"as printed in {st['rcn_country']}"),
                  ("Items", st["items"]), ("Last seq", st["last_seq"]), ("Open holds", st["open_holds"]),
                  ("Created", local_time(st["created_at"])), ("Node file", st["db"]),
                  ("Terminal", st["terminal"]), ("Clerk", st["clerk"]),
