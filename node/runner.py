@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from node import rules
@@ -37,6 +38,10 @@ from sync.kinds import stamp
 from sync.models import MAX_BATCH, PushBatch, StoreOpening
 
 log = logging.getLogger("backroom.node.runner")
+
+# The status bar promises OFFLINE within 5 s of the hub hanging or dying: a probe every second,
+# each given sync.client.PROBE_TIMEOUT, lands the flag in under 3 s and leaves the bar's own poll time.
+PROBE_EVERY = 1.0
 
 
 def push(node: Node, client: HubClient, *, batch: int = PUSH_BATCH) -> int:
@@ -149,6 +154,9 @@ def _stopped(node: Node, code: str, message: str) -> None:
     node.record_problem(code, None, message)
 
 
+_ONLINE = {"1": True, "0": False}
+
+
 def status(node: Node) -> dict:
     m = node.meta()
     last = node.last_seq()
@@ -156,7 +164,8 @@ def status(node: Node) -> dict:
     problems = node.problems(limit=1)
     return {
         "store_id": m.get("store_id"), "store_name": m.get("store_name"), "policy": m.get("policy"),
-        "hub": m.get("hub_url"), "online": m.get("online") == "1" if m.get("hub_url") else None,
+        # None until the runner has asked the hub once: a store just set up is not yet "offline"
+        "hub": m.get("hub_url"), "online": _ONLINE.get(m.get("online", "")) if m.get("hub_url") else None,
         "last_sync_at": m.get("last_sync_at"), "last_error": m.get("last_error") or None,
         "sync_stopped": m.get("sync_stopped") or None, "hub_seq": int(m["hub_seq"]) if m.get("hub_seq") else None,
         "last_seq": last, "pushed_seq": pushed, "waiting": last - pushed,
@@ -196,8 +205,8 @@ class Runner:
     """Pushes shortly after each sale and on an interval, pulls on an interval, expires holds."""
 
     def __init__(self, node_path: str, *, pull_every: float = 10.0, check_every: float = 0.5,
-                 on_sync: Callable[[dict], None] | None = None, clock: Clock | None = None,
-                 client: HubClient | None = None) -> None:
+                 probe_every: float = PROBE_EVERY, on_sync: Callable[[dict], None] | None = None,
+                 clock: Clock | None = None, client: HubClient | None = None) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.interval import IntervalTrigger
 
@@ -212,6 +221,9 @@ class Runner:
         # holds. Holds past their time meanwhile stay held, which promises nothing new.
         self._compared = False
         self.pull_every = pull_every
+        self.probe_every = probe_every
+        self._stopping = threading.Event()
+        self._prober: threading.Thread | None = None
         self.scheduler = BackgroundScheduler(timezone="UTC")
         # A cheap check every half second: push as soon as a terminal has written something.
         self.scheduler.add_job(self.tick, IntervalTrigger(seconds=check_every, timezone="UTC"),
@@ -251,10 +263,39 @@ class Runner:
         except StoreError as err:  # a hold closed by a terminal meanwhile: next tick
             log.info("hold expiry skipped: %s", err)
 
+    def probe(self, node: Node) -> bool:
+        """Ask the hub if it is there (briefly) and keep the `online` flag to the answer."""
+        online = self.client.probe()
+        flag = "1" if online else "0"
+        if node.meta().get("online") != flag:  # most probes change nothing: write only a change
+            node.set_meta(online=flag, **({} if online else {"last_error": "The hub does not answer."}))
+        return online
+
+    def _probe_loop(self) -> None:
+        # Its own thread and its own connection to the file: a push stuck on a hung hub holds the
+        # tick's lock for its whole timeout and retries, and the clerk must see OFFLINE before that.
+        node = Node(self.node.path, terminal="sync", clerk="probe")
+        try:
+            while not self._stopping.is_set():
+                started = time.monotonic()
+                try:
+                    self.probe(node)
+                except Exception:  # noqa: BLE001 - a locked file or a closing client: the next probe
+                    log.exception("hub probe failed")
+                self._stopping.wait(max(0.0, self.probe_every - (time.monotonic() - started)))
+        finally:
+            node.close()
+
     def start(self) -> None:
         self.scheduler.start()
+        if hasattr(self.client, "probe"):  # a simulated or in-process client has no HTTP edge to probe
+            self._prober = threading.Thread(target=self._probe_loop, name="hub-probe", daemon=True)
+            self._prober.start()
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._prober is not None:
+            self._prober.join(timeout=5)
         self.scheduler.shutdown(wait=True)
         self.client.close()
         self.node.close()

@@ -8,6 +8,10 @@
 
 A push that timed out after the hub committed is simply sent again: the hub
 acknowledges entries it already holds, so a retry is always safe.
+
+`probe()` is the other question, "is the hub there at all?": one short request,
+no retries, so a hub that hangs or died shows as offline within seconds while
+a push keeps its longer timeout (a big batch on a busy hub may need it).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from pydantic import BaseModel, ValidationError
 from sync.models import LedgerTail, PullResponse, PushBatch, PushResult, Refusal, StoreOpening
 
 M = TypeVar("M", bound=BaseModel)
+
+PROBE_TIMEOUT = 1.5  # seconds; well under a push's timeout, and the status bar's 5 s promise
 
 
 class SyncError(Exception):
@@ -76,6 +82,14 @@ class HubClient:
                 time.sleep(delay * (0.5 + random.random()))  # jitter: many stores reconnect at once
                 delay *= 2
         raise Offline(f"hub unreachable: {failure}") from failure
+
+    def probe(self, timeout: float = PROBE_TIMEOUT) -> bool:
+        """True when the hub answers /health within `timeout`; False when it is gone, hangs or fails."""
+        try:
+            r = self.http.get("/health", timeout=httpx.Timeout(timeout))
+        except httpx.TransportError:  # refused, reset, or accepted and never answered
+            return False
+        return r.status_code < 500
 
     def push(self, batch: PushBatch) -> PushResult:
         return self._call("POST", f"/stores/{batch.store_id}/ledger", PushResult,
