@@ -1,4 +1,4 @@
-"""The status bar: online or offline, last sync, entries waiting, who and where, the clock."""
+"""The status bar: online or offline, how long ago the last sync was, entries waiting, who and where, the clock."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from textual import work
 from textual.widgets import Static
 
-from node.present import local_time
+from node.present import age
 from node.runner import status
 
 
@@ -31,6 +31,7 @@ class StatusBar(Static):
         self.terminal = terminal
         self.clerk = clerk
         self.state: dict = {}
+        self.since = clock()  # how long "connecting" has lasted, for a store that never synced
 
     def on_mount(self) -> None:
         self.poll()
@@ -51,29 +52,37 @@ class StatusBar(Static):
         return self.state.get("online")
 
     def paint(self) -> None:
-        st = self.state
-        last = st.get("last_sync_at")
-        stale = last is not None and (self.clock() - datetime.fromisoformat(last)).total_seconds() > STALE_S
-        stopped = st.get("sync_stopped")
-        if st.get("hub") is None:
-            link = "NO HUB"
-        elif stopped == "behind_hub":
-            # the clerk's words for an old copy of the node file: ops know what to do with the numbers
-            link = f"RESTORED BEHIND THE HUB (seq {st.get('last_seq')}, hub {st.get('hub_seq') or '?'})"
-        elif stopped == "diverged":
-            link = "SYNC STOPPED: DIVERGED FROM THE HUB"
-        elif stopped:
-            link = f"SYNC STOPPED ({stopped})"
-        elif stale:
-            link = "NOT SYNCING"  # nobody is running the sync runner, or it is stuck
-        elif st.get("online"):
-            link = "ONLINE"
-        else:
-            link = "OFFLINE"
-        self.set_class(st.get("hub") is not None and (stale or not st.get("online") or bool(stopped)), "-offline")
-        synced = local_time(st.get("last_sync_at"), "%H:%M") or "never"
-        sync = "standalone" if st.get("hub") is None else f"synced {synced} · {st.get('waiting', 0)} waiting"
+        if not self.state:
+            return  # nothing read yet: an empty state would read as "no hub"
+        link, sync, alarm = self.describe(self.state)
+        self.set_class(alarm, "-offline")
         self.update(
-            f"{link} · {sync} │ {st.get('store_id') or '?'} │ "
+            f"{link} · {sync} │ {self.state.get('store_id') or '?'} │ "
             f"{self.terminal} {self.clerk} │ {self.clock().astimezone().strftime('%H:%M:%S')}"
         )
+
+    def describe(self, st: dict) -> tuple[str, str, bool]:
+        """(link, sync figures, whether it is an alarm): red only for what a clerk must act on."""
+        now = self.clock()
+        last, waiting, online = st.get("last_sync_at"), st.get("waiting", 0), st.get("online")
+        stopped = st.get("sync_stopped")
+        if st.get("hub") is None:
+            return "NO HUB", "standalone", False
+        figures = f"synced {age(last, now)} · {waiting} waiting"
+        if stopped == "behind_hub":
+            # the clerk's words for an old copy of the node file: ops know what to do with the numbers
+            return f"RESTORED BEHIND THE HUB (seq {st.get('last_seq')}, hub {st.get('hub_seq') or '?'})", figures, True
+        if stopped == "diverged":
+            return "SYNC STOPPED: DIVERGED FROM THE HUB", figures, True
+        if stopped:
+            return f"SYNC STOPPED ({stopped})", figures, True
+        if online is False:
+            return "OFFLINE", figures, True
+        if last is None:
+            # A store just set up is catching up, not failing; unless nobody answers for long.
+            if (now - self.since).total_seconds() > STALE_S:
+                return "NOT SYNCING", f"never synced · {waiting} waiting", True
+            return ("ONLINE" if online else "CONNECTING"), f"first sync · {waiting} to send", False
+        if (now - datetime.fromisoformat(last)).total_seconds() > STALE_S:
+            return "NOT SYNCING", figures, True  # nobody is running the sync runner, or it is stuck
+        return "ONLINE", figures, False
