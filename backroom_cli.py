@@ -9,7 +9,8 @@ USAGE = """usage: backroom COMMAND ...
   node   a store's node: init, sell, return, receive, hold, count, lookup, sync, run, ...
   hub    the chain's hub: init, serve, token
   tui    the clerk's terminal UI on a store node (--serve for browsers)
-  demo   a hub and a demo store, syncing, with the store's terminal UI
+  demo   a hub and a demo store, syncing, with the store's terminal UI;
+         prints the hub's address and ops token, restarts the hub if it dies
 
 Run `backroom COMMAND --help` for a command's options."""
 

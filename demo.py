@@ -3,20 +3,30 @@
 Everything lives in one folder (default ./demo-data): the hub's SQLite file,
 the store's node file, the tokens, receipts and the hub's log. Run it again
 and it carries on where it stopped. `--smoke` runs the same wiring without
-the screen: a sale, a sync, and the hub's view of it, then exits.
+the screen: a sale, a sync, and the hub's view of it, then exits;
+`--headless` keeps the hub and the store syncing without a screen until Ctrl+C
+(for `backroom tui --serve` on the store's file, or to poke the hub's API).
+
+The hub's address and the ops token are printed at start. A hub that dies is
+started again on the same address by a watchdog thread; only the processes
+the demo started are ever stopped.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -24,14 +34,17 @@ import httpx
 DEMO_STORE = "S001"
 
 
-def _free_port(preferred: int) -> int:
+def _free_port(preferred: int) -> tuple[int, bool]:
+    """(the port to use, whether it is the preferred one)."""
     with socket.socket() as s:
+        # as uvicorn binds: a port only lingering in TIME_WAIT from the last run is not "taken"
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", preferred))
-            return preferred
+            return preferred, True
         except OSError:
             s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
+            return s.getsockname()[1], False
 
 
 def _hub_cmd(*args: str) -> list[str]:
@@ -58,20 +71,78 @@ def prepare(data: Path) -> dict:
     return {"db": db, **tokens}
 
 
+class HubDidNotStart(Exception):
+    pass
+
+
 def start_hub(db: str, port: int, log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(_hub_cmd("--db", db, "serve", "--port", str(port)), stdout=log.open("ab"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    with log.open("ab") as out:  # the child keeps its own descriptor
+        proc = subprocess.Popen(_hub_cmd("--db", db, "serve", "--port", str(port)), stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"The hub stopped at start; see {log}.")
+            raise HubDidNotStart(f"The hub stopped at start (exit {proc.returncode}); see {log}.")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).status_code == 200:
                 return proc
         except httpx.TransportError:
             time.sleep(0.1)
-    proc.terminate()
-    raise SystemExit(f"The hub did not answer within 20 s; see {log}.")
+    stop_hub(proc)
+    raise HubDidNotStart(f"The hub did not answer within 20 s; see {log}.")
+
+
+def stop_hub(proc: subprocess.Popen) -> None:
+    """SIGTERM the hub's own process group (it was started in a new session), then SIGKILL."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+class HubWatch:
+    """Starts the hub again, on the same address, whenever its process ends; says so through `say`."""
+
+    def __init__(self, db: str, port: int, log: Path, say: Callable[[str], None]) -> None:
+        self.db, self.port, self.log, self.say = db, port, log, say
+        self.proc = start_hub(db, port, log)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="hub-watch", daemon=True)
+
+    def start(self) -> HubWatch:
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.5):
+            code = self.proc.poll()
+            if code is None:
+                continue
+            self.say(f"The hub (pid {self.proc.pid}) stopped with exit code {code}; starting it again.")
+            while not self._stop.is_set():
+                try:
+                    proc = start_hub(self.db, self.port, self.log)
+                except HubDidNotStart as err:  # the port taken meanwhile, a locked file: try again shortly
+                    self.say(f"{err} Trying again in 5 s.")
+                    self._stop.wait(5)
+                    continue
+                if self._stop.is_set():  # stopping while it started: it must not outlive the demo
+                    stop_hub(proc)
+                    return
+                self.proc = proc
+                self.say(f"The hub is back at http://127.0.0.1:{self.port} (pid {proc.pid}).")
+                break
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+        stop_hub(self.proc)
 
 
 def open_store(data: Path, hub_url: str, token: str) -> Path:
@@ -113,31 +184,76 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dir", default="demo-data", help="where the demo keeps its files (default ./demo-data)")
     p.add_argument("--port", type=int, default=8700, help="the hub's port (default 8700, or a free one)")
     p.add_argument("--clerk", default=os.environ.get("USER", "clerk"), help="the clerk at the till")
-    p.add_argument("--smoke", action="store_true", help="no screen: one sale, one sync, print the result, exit")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--smoke", action="store_true", help="no screen: one sale, one sync, print the result, exit")
+    mode.add_argument("--headless", action="store_true", help="no screen: the hub and the store syncing, until Ctrl+C")
     args = p.parse_args(argv)
 
     data = Path(args.dir).resolve()
     cfg = prepare(data)
-    port = _free_port(args.port)
+    port, preferred = _free_port(args.port)
     hub_url = f"http://127.0.0.1:{port}"
-    hub = start_hub(cfg["db"], port, data / "hub.log")
+    if not preferred:
+        say(f"Port {args.port} is taken; the hub uses port {port} instead.")
+    try:
+        watch = HubWatch(cfg["db"], port, data / "hub.log", say)
+    except HubDidNotStart as err:
+        raise SystemExit(str(err)) from None
+    say(f"Hub:       {hub_url}  (pid {watch.proc.pid}; API at {hub_url}/docs; log {data / 'hub.log'})")
+    say(f"Ops token: {cfg['ops']}")
     runner = None
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the demo as Ctrl+C does, hub and all
     try:
         path = open_store(data, hub_url, cfg["store"])
+        say(f"Store:     {DEMO_STORE}, node file {path}")
         if args.smoke:
             return smoke(path, hub_url, cfg["ops"])
+        watch.start()
         from node.runner import Runner
-        from tui.app import BackroomApp
 
+        # While the hub is away a tick outlasts its interval, and APScheduler says so every half second.
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
         runner = Runner(str(path), pull_every=5.0)
         runner.start()
-        BackroomApp(path, terminal="T1", clerk=args.clerk, receipts_dir=data / "receipts").run()
+        if args.headless:
+            say(f"Syncing. The terminal in a browser: backroom tui --serve --db {path}. Ctrl+C stops.")
+            while True:
+                time.sleep(1)
+        run_terminal(path, args.clerk, data, watch)
+        return 0
+    except KeyboardInterrupt:
         return 0
     finally:
         if runner:
             runner.stop()
-        os.killpg(hub.pid, signal.SIGTERM)
-        try:
-            hub.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(hub.pid, signal.SIGKILL)
+        watch.stop()
+        if not args.smoke:  # smoke's last line is its JSON
+            say("Stopped the demo's hub and sync runner.")
+
+
+def run_terminal(path: Path, clerk: str, data: Path, watch: HubWatch) -> None:
+    from tui.app import BackroomApp
+
+    app = BackroomApp(path, terminal="T1", clerk=clerk, receipts_dir=data / "receipts")
+    news: list[str] = []
+
+    def tell(message: str) -> None:  # Textual owns the screen: a notification now, a line when it closes
+        news.append(message)
+        with contextlib.suppress(RuntimeError):  # the app not running (yet, or any more)
+            app.call_from_thread(app.notify, message, severity="warning", timeout=10)
+
+    watch.say = tell
+    try:
+        app.run()
+    finally:
+        watch.say = say
+        for message in news:
+            say(message)
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
