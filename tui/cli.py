@@ -7,6 +7,9 @@ import getpass
 import os
 import shlex
 import sys
+from pathlib import Path
+
+SERVE_TEMPLATES = Path(__file__).resolve().parent / "serve" / "templates"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [sys.executable, "-m", "tui.cli", "--db", args.db, "--terminal", args.terminal, "--clerk", args.clerk]
         if args.sync:
             cmd.append("--sync")
-        Server(shlex.join(cmd), host=args.host, port=args.port, title="Backroom").serve()
+        # Our copy of textual-serve's page: its font from textual-serve's own static files, not the internet.
+        Server(shlex.join(cmd), host=args.host, port=args.port, title="Backroom",
+               templates_path=SERVE_TEMPLATES).serve()
         return 0
     from node.errors import StoreError
     from tui.app import BackroomApp
