@@ -48,22 +48,35 @@ def countdown(stamp: str, now: datetime | None = None) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "~"
+
+
+def _pair(left: str, right: str, width: int) -> str:
+    """`left` and `right` on one line of `width`: the right side whole, the left cut to fit."""
+    room = width - len(right) - 1
+    return f"{_fit(left, room):<{room}} {right}" if room > 0 else _fit(right, width)
+
+
 def receipt_text(result: Mapping, names: Mapping[str, str], store_name: str, *, clerk: str = "",
                  tendered: int | None = None, width: int = 40) -> str:
-    """A plain-text receipt for a sale result from Node.sell."""
-    lines = [store_name.center(width), f"Receipt {result['receipt']}".center(width),
-             local_time(result.get("at")).center(width), "-" * width]
+    """A plain-text receipt for a sale result from Node.sell, no line longer than `width`.
+
+    Each item is its name and amount; several units add a line "  3 x 12.99".
+    A name too long for the line is cut (marked "~"); an amount never is.
+    """
+    head = [store_name, f"Receipt {result['receipt']}", local_time(result.get("at"))]
+    lines = [_fit(h, width).center(width).rstrip() for h in head] + ["-" * width]
     for ln in result["lines"]:
-        name = names.get(ln["sku"], ln["sku"])[: width - 14]
-        amount = money(ln["qty"] * ln["unit_price"])
-        lines.append(f"{ln['qty']:>3} x {name:<{width - 16}} {amount:>10}")
-        if ln["qty"] > 1:
-            lines.append(f"      @ {money(ln['unit_price'])}")
-    lines += ["-" * width, f"{'TOTAL':<{width - 12}}{money(result['total']):>12}",
-              f"{'Paid by ' + result['tender']:<{width - 12}}{money(tendered if tendered is not None else result['total']):>12}"]
+        lines.append(_pair(names.get(ln["sku"], ln["sku"]), money(ln["qty"] * ln["unit_price"]), width))
+        if ln["qty"] != 1:
+            lines.append(_fit(f"  {ln['qty']} x {money(ln['unit_price'])}", width))
+    paid = tendered if tendered is not None else result["total"]
+    lines += ["-" * width, _pair("TOTAL", money(result["total"]), width),
+              _pair(f"Paid by {result['tender']}", money(paid), width)]
     if tendered is not None and tendered > result["total"]:
-        lines.append(f"{'Change':<{width - 12}}{money(tendered - result['total']):>12}")
-    lines += ["Prices include tax.".center(width)]
+        lines.append(_pair("Change", money(tendered - result["total"]), width))
+    lines.append(_fit("Prices include tax.", width).center(width).rstrip())
     if clerk:
-        lines.append(f"Served by {clerk}".center(width))
+        lines.append(_fit(f"Served by {clerk}", width).center(width).rstrip())
     return "\n".join(lines) + "\n"
