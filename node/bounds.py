@@ -19,6 +19,7 @@ MAX_NOTE = 500  # a free-text reason kept in an entry's detail
 MAX_UNITS = 1_000_000  # any quantity the hub sends (grants, transfers, release requests)
 MAX_UNIT_PRICE = 10_000_000  # minor units: 100,000.00 a unit
 MAX_HOLD = timedelta(days=30)
+MIN_RECEIPT_WIDTH = 24  # narrower, a line's amount and a short name no longer fit side by side
 
 # Units "found at the till" (sold in hand past what the book shows free) or found by a count
 # need the clerk to confirm when they are more than this many, or more than the book itself:
@@ -32,11 +33,15 @@ class Limits:
 
     max_line_qty: int = 999  # units on one line typed at a till or the CLI
     max_counted: int = 100_000  # a counted figure for one bin
+    confirm_line_qty: int = 20  # more units than this on one line, the till asks before adding them
+    receipt_width: int = 40  # columns of the receipt printer (and the saved receipt)
 
     @classmethod
     def from_meta(cls, meta: dict[str, str]) -> Limits:
         d = cls()
-        return cls(int(meta.get("max_line_qty") or d.max_line_qty), int(meta.get("max_counted") or d.max_counted))
+        return cls(int(meta.get("max_line_qty") or d.max_line_qty), int(meta.get("max_counted") or d.max_counted),
+                   int(meta.get("confirm_line_qty") or d.confirm_line_qty),
+                   max(MIN_RECEIPT_WIDTH, int(meta.get("receipt_width") or d.receipt_width)))
 
 
 DEFAULT_LIMITS = Limits()
@@ -51,6 +56,19 @@ def check_qty(qty: object, what: str = "Quantity", *, most: int = DEFAULT_LIMITS
         raise TooLarge(f"{what} {qty} is more than the {most} units one line may hold; "
                        f"check the figure (a barcode typed as a quantity?) or split it.")
     return qty
+
+
+def read_whole(text: str, what: str, *, most: int, least: int = 1) -> int:
+    """A whole number typed by a person, bounded before it is read (a 5,000-digit figure is refused, not parsed)."""
+    t = text.strip()
+    if not (t.isascii() and t.isdigit()):
+        shown = t if len(t) <= 20 else t[:20] + "..."
+        raise BadQuantity(f"{what} must be a whole number, not '{shown}'.")
+    if len(t.lstrip("0")) > len(str(most)) or int(t) > most:
+        raise TooLarge(f"{what} {t if len(t) <= 20 else t[:20] + '...'} is more than the {most} allowed; check the figure.")
+    if int(t) < least:
+        raise BadQuantity(f"{what} must be at least {least}, not {int(t)}.")
+    return int(t)
 
 
 def check_counted(counted: object, *, most: int = DEFAULT_LIMITS.max_counted) -> int:

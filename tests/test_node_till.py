@@ -10,7 +10,7 @@ from textual.pilot import Pilot
 
 from node.service import Node
 from tests.test_tui import (  # noqa: F401 - fixtures
-    cart, ledger, make_app, message, pick_items, run, sale, scan, screen_text, store, templates,
+    cart, ledger, make_app, message, pick_items, run, sale, scan, screen_text, store, templates, written,
 )
 from tui.screens.dialogs import Confirm, Receipt
 
@@ -29,6 +29,7 @@ def test_far_more_than_the_book_at_the_till_is_asked_and_then_sold(store: Path, 
         sale(app)
         assert cart(app) == [(item["sku"], 50)]
         await pilot.press("f12", "enter")
+        await written(pilot)
         assert isinstance(app.screen, Receipt), screen_text(app)
 
     run(app, scenario)
@@ -43,7 +44,7 @@ def test_a_line_past_the_maximum_is_refused_at_the_scan(store: Path, tmp_path: P
     async def scenario(pilot: Pilot) -> None:
         await scan(pilot, f"4000*{item['gtin']}")
         sale(app)
-        assert cart(app) == [] and "more than the 999 allowed" in message(app)
+        assert cart(app) == [] and "more than the 999 units one line may hold" in message(app)
 
     run(app, scenario)
 
@@ -61,6 +62,7 @@ def test_held_units_are_not_sold_over_quota_from_the_till(store: Path, tmp_path:
         assert isinstance(app.screen, Confirm)  # in hand, past the quota
         await pilot.press("enter")
         await pilot.press("f12", "enter")
+        await written(pilot)
         assert isinstance(app.screen, Receipt), screen_text(app)
 
     run(app, scenario)

@@ -125,9 +125,10 @@ class DevTools:
                 chunks.append(data)
         return ANSI.sub("", "".join(chunks))
 
-    def wait_for_text(self, text: str, timeout: float = 30) -> str:
+    def wait_for_text(self, text: str, timeout: float = 30, after: int = 0) -> str:
+        """Wait until `text` is among what the browser received (past the first `after` characters)."""
         deadline = time.monotonic() + timeout
-        while text not in (seen := self.terminal_text()):
+        while text not in (seen := self.terminal_text())[after:]:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{text!r} never reached the browser; it got:\n{seen[-2000:]}")
             self.drain(0.25)
@@ -176,7 +177,7 @@ def test_served_terminal_starts_in_chromium_and_takes_keys(served: str, chromium
     chromium.send("Page.navigate", url=served + "?fontsize=14")
 
     seen = chromium.wait_for_text("Sale · S001", timeout=45)  # the app's title bar, painted by the app
-    assert "Scan or type a barcode" in seen
+    assert "Scan, or type a SKU" in seen
     assert "Traceback" not in seen
     assert chromium.evaluate("document.querySelectorAll('.textual-terminal .xterm-screen').length") == 1
     assert chromium.evaluate("document.body.classList.contains('-first-byte')") is True  # the page got output
@@ -188,3 +189,37 @@ def test_served_terminal_starts_in_chromium_and_takes_keys(served: str, chromium
                       nativeVirtualKeyCode=113)
     seen = chromium.wait_for_text("Check in the back", timeout=20)
     assert "Traceback" not in seen
+
+
+def press(chromium: DevTools, key: str, code: str, vk: int, *, ctrl: bool = False) -> None:
+    """A real key event into xterm's input, as a keyboard makes it (Ctrl held for a Ctrl+letter)."""
+    chromium.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
+    for kind in ("rawKeyDown", "keyUp"):
+        chromium.send("Input.dispatchKeyEvent", type=kind, key=key, code=code, windowsVirtualKeyCode=vk,
+                      nativeVirtualKeyCode=vk, modifiers=2 if ctrl else 0)
+
+
+def test_every_door_has_a_key_a_browser_leaves_alone(served: str, chromium: DevTools) -> None:
+    """F1, F5 and F12 are the browser's own in a real browser: each action has a Ctrl key (or ?) that
+    reaches the app through textual-serve, checked here by what the app draws in answer."""
+    chromium.send("Network.enable")
+    chromium.send("Page.navigate", url=served + "?fontsize=14")
+    chromium.wait_for_text("Sale · S001", timeout=45)
+
+    def answer(do, text: str) -> None:  # noqa: ANN001
+        mark = len(chromium.terminal_text())
+        do()
+        chromium.wait_for_text(text, timeout=20, after=mark)
+
+    escape = lambda: press(chromium, "Escape", "Escape", 27)  # noqa: E731
+    chromium.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
+    answer(lambda: chromium.send("Input.insertText", text="?"), "Keys (the second column")  # help, no F1
+    answer(escape, "Sale ·")
+    answer(lambda: press(chromium, "b", "KeyB", 66, ctrl=True), "Check in the back")
+    answer(escape, "Sale ·")
+    answer(lambda: press(chromium, "o", "KeyO", 79, ctrl=True), "A letter = open it")
+    answer(escape, "Sale ·")
+    answer(lambda: chromium.send("Input.insertText", text="SKU000001"), "SKU000001")
+    answer(lambda: press(chromium, "Enter", "Enter", 13), "TOTAL")
+    answer(lambda: press(chromium, "p", "KeyP", 80, ctrl=True), "Total due")  # pay, no F12
+    assert "Traceback" not in chromium.terminal_text()

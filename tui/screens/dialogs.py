@@ -1,41 +1,60 @@
-"""Small modal dialogs: confirm, tender, receipt, recall a parked sale, put aside."""
+"""Small modal dialogs over the sale: confirm, tender, receipt, recall, a line's quantity, quit.
+
+Every text in a dialog wraps to the dialog's width, and a dialog taller than
+the screen scrolls, so a question is never cut short at 80x24. Each dialog
+says its own keys on its last line; they are few and the same everywhere:
+Enter says yes, Esc goes back.
+"""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from node.bounds import read_whole
+from node.errors import StoreError
 from node.present import local_time, money
 
 
-class Confirm(ModalScreen[bool]):
-    BINDINGS = [Binding("enter", "yes", "Yes", priority=True), Binding("escape", "no", "No")]
+class Dialog(ModalScreen):
+    """A modal box: a bold question or title, what the dialog holds, its keys on the last line."""
+
+    def say(self, text: str) -> None:
+        self.query_one("#problem", Static).update(text)
+
+
+class Confirm(Dialog):
+    BINDINGS = [Binding("enter", "answer(True)", "Yes", priority=True), Binding("escape", "answer(False)", "No")]
 
     def __init__(self, question: str) -> None:
         super().__init__()
         self.question = question
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(self.question, classes="question")
-            yield Label("Enter = yes    Esc = no", classes="hint")
+        with VerticalScroll(classes="dialog"):
+            yield Static(self.question, classes="question")
+            yield Static("Enter = yes    Esc = no", classes="hint")
 
-    def action_yes(self) -> None:
-        self.dismiss(True)
-
-    def action_no(self) -> None:
-        self.dismiss(False)
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
 
 
-class Tender(ModalScreen[tuple[str, int] | None]):
+class CashInput(Input):
+    """An amount field that leaves letters to the dialog's keys (C = card, O = other)."""
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return character is not None and (character.isdigit() or character in ".,")
+
+
+class Tender(Dialog):
     """How the customer pays; cash asks what was handed over and shows the change."""
 
-    BINDINGS = [Binding("f1", "pay('card')", "Card", priority=True),
-                Binding("f2", "pay('other')", "Other", priority=True),
+    BINDINGS = [Binding("c", "pay('card')", "Card", priority=True),
+                Binding("o", "pay('other')", "Other", priority=True),
                 Binding("escape", "back", "Back to sale")]
 
     def __init__(self, total: int) -> None:
@@ -44,42 +63,36 @@ class Tender(ModalScreen[tuple[str, int] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"Total due: {money(self.total)}", classes="question")
-            yield Label("Cash received (Enter alone = exact):")
-            yield Input(placeholder=money(self.total), id="cash")
-            yield Label("", id="change")
-            yield Label("Enter = cash    F1 = card    F2 = other    Esc = back", classes="hint")
+            yield Static(f"Total due: {money(self.total)}", classes="question")
+            yield Static("Cash received (Enter alone = exact):")
+            yield CashInput(placeholder=money(self.total), id="cash", restrict=r"[0-9.,]*")
+            yield Static("", id="problem")
+            yield Static("Enter = cash    C = card    O = other    Esc = back", classes="hint")
 
     def on_input_changed(self, ev: Input.Changed) -> None:
         got = self._cash(ev.value)
-        label = self.query_one("#change", Label)
         if got is None:
-            label.update("Type an amount like 20 or 20.00." if ev.value.strip() else "")
+            self.say("Type an amount like 20 or 20.00." if ev.value.strip() else "")
         elif got < self.total:
-            label.update(f"That is {money(self.total - got)} short.")
+            self.say(f"That is {money(self.total - got)} short.")
         else:
-            label.update(f"Change due: {money(got - self.total)}")
+            self.say(f"Change due: {money(got - self.total)}")
 
     @staticmethod
     def _cash(text: str) -> int | None:
-        text = text.strip().replace(",", ".")
-        if not text:
+        whole, _, frac = text.strip().replace(",", ".").partition(".")
+        if not (whole or frac) or len(frac) > 2 or len(whole) > 12:  # a trillion in cash is a typo
             return None
-        try:
-            whole, _, frac = text.partition(".")
-            if len(frac) > 2 or (whole and not whole.isdigit()) or (frac and not frac.isdigit()):
-                return None
-            return int(whole or 0) * 100 + int((frac + "00")[:2])
-        except ValueError:
+        if not all(part.isascii() and part.isdigit() for part in (whole, frac) if part):
             return None
+        return int(whole or 0) * 100 + int((frac + "00")[:2])
 
     def on_input_submitted(self, ev: Input.Submitted) -> None:
         ev.stop()
         got = self._cash(ev.value) if ev.value.strip() else self.total
         if got is None or got < self.total:
-            self.query_one("#change", Label).update(
-                f"Cash must cover {money(self.total)}; that is not enough." if got is not None
-                else "Type an amount like 20 or 20.00.")
+            self.say(f"Cash must cover {money(self.total)}; that is not enough." if got is not None
+                     else "Type an amount like 20 or 20.00.")
             return
         self.dismiss(("cash", got))
 
@@ -90,24 +103,31 @@ class Tender(ModalScreen[tuple[str, int] | None]):
         self.dismiss(None)
 
 
-class Receipt(ModalScreen[None]):
+class Receipt(Dialog):
     BINDINGS = [Binding("enter", "close", "Next customer", priority=True), Binding("escape", "close", "Close")]
 
-    def __init__(self, text: str, saved_to: str) -> None:
+    def __init__(self, text: str, saved_to: str, width: int = 40) -> None:
         super().__init__()
         self.text = text
         self.saved_to = saved_to
+        self.receipt_width = width
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog receipt"):
-            yield Static(self.text, id="receipt-text")
-            yield Label(f"Saved to {self.saved_to}. Enter = next customer", classes="hint")
+        with Vertical(classes="dialog receipt") as box:
+            box.styles.width = self.receipt_width + 8  # the receipt's own width, plus border and padding
+            # A long receipt scrolls (Up/Down) inside the dialog instead of running off the screen.
+            with VerticalScroll(id="receipt-scroll"):
+                yield Static(self.text, id="receipt-text")
+            yield Static(f"Saved as {self.saved_to}\nEnter = next customer    Up/Down = scroll", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#receipt-scroll").focus()
 
     def action_close(self) -> None:
         self.dismiss(None)
 
 
-class Recall(ModalScreen[str | None]):
+class Recall(Dialog):
     BINDINGS = [Binding("escape", "back", "Back")]
 
     def __init__(self, parked: list[dict]) -> None:
@@ -116,12 +136,13 @@ class Recall(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label("Parked sales (Enter = recall, Esc = back)", classes="question")
+            yield Static("Parked sales", classes="question")
             yield OptionList(*[
                 Option(f"{local_time(p['parked_at'], '%H:%M')}  {p['terminal']} {p['clerk']}  "
                        f"{sum(ln.qty for ln in p['lines'])} items  "
                        f"{money(sum(ln.qty * ln.unit_price for ln in p['lines']))}", id=p["park_id"])
                 for p in self.parked])
+            yield Static("Enter = recall    Up/Down = choose    Esc = back", classes="hint")
 
     def on_option_list_option_selected(self, ev: OptionList.OptionSelected) -> None:
         self.dismiss(ev.option.id)
@@ -130,62 +151,52 @@ class Recall(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class PutAside(ModalScreen[tuple[int, int, str] | None]):
-    """Units put aside for a customer: how many, for how long, for whom."""
+class Quantity(Dialog):
+    """A new quantity for one sale line, bounded like a scan's."""
 
     BINDINGS = [Binding("escape", "back", "Back")]
 
-    def __init__(self, name: str, free: int) -> None:
+    def __init__(self, name: str, qty: int, most: int) -> None:
         super().__init__()
         self.item_name = name
-        self.free = free
+        self.qty = qty
+        self.most = most
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(f"Put aside {self.item_name} ({self.free} free to hold)", classes="question")
-            yield Label("Units:")
-            yield Input("1", id="qty")
-            yield Label("Minutes:")
-            yield Input("120", id="minutes")
-            yield Label("Customer:")
-            yield Input(placeholder="name or phone", id="customer")
-            yield Label("", id="problem")
-            yield Label("Enter = next / put aside    Esc = back", classes="hint")
+            yield Static(f"Quantity of {self.item_name}", classes="question")
+            yield Input(str(self.qty), id="qty")
+            yield Static("", id="problem")
+            yield Static(f"Enter = set (1 to {self.most})    Esc = back    F10 on the sale voids the line",
+                         classes="hint")
 
     def on_input_submitted(self, ev: Input.Submitted) -> None:
         ev.stop()
-        if ev.input.id != "customer":
-            self.focus_next()
-            return
-        qty, minutes = self.query_one("#qty", Input).value.strip(), self.query_one("#minutes", Input).value.strip()
-        if not qty.isdigit() or int(qty) < 1 or not minutes.isdigit() or int(minutes) < 1:
-            self.query_one("#problem", Label).update("Units and minutes must be whole numbers of at least 1.")
-            return
-        self.dismiss((int(qty), int(minutes), self.query_one("#customer", Input).value.strip()))
+        try:
+            self.dismiss(read_whole(ev.value, "A quantity", most=self.most))
+        except StoreError as err:
+            self.say(str(err))
 
     def action_back(self) -> None:
         self.dismiss(None)
 
 
-class StockMenu(ModalScreen[str | None]):
-    """The stock operations, each on its own key (also usable straight from the sale screen)."""
+class QuitSale(Dialog):
+    """Quitting with a sale open: park it, void it, or stay."""
 
-    CHOICES = (("f3", "return", "Return", "Return"), ("f4", "receive", "Receive", "Receive a delivery"),
-               ("f5", "count", "Count", "Count a shelf"),
-               ("f6", "write_off", "Write off", "Write off (damaged, expired, lost)"),
-               ("f7", "move", "Move", "Move between bins"))
-    BINDINGS = [*(Binding(key, f"pick('{kind}')", short, priority=True) for key, kind, short, _ in CHOICES),
-                Binding("escape", "pick('')", "Back")]
+    BINDINGS = [Binding("p", "choose('park')", "Park and quit", priority=True),
+                Binding("v", "choose('void')", "Void and quit", priority=True),
+                Binding("escape", "choose(None)", "Stay")]
+
+    def __init__(self, lines: int, total: int) -> None:
+        super().__init__()
+        self.lines, self.total = lines, total
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import Footer
-
         with Vertical(classes="dialog"):
-            yield Label("Stock", classes="question")
-            for key, _, _, label in self.CHOICES:
-                yield Label(f"{key.upper():>4}  {label}")
-            yield Label("Esc = back to the sale", classes="hint")
-        yield Footer(compact=True, show_command_palette=False)
+            yield Static(f"This sale is still open: {self.lines} line{'s' if self.lines != 1 else ''}, "
+                         f"total {money(self.total)}. What happens to it?", classes="question")
+            yield Static("P = park it and quit (any terminal can recall it)\nV = void it and quit\nEsc = stay")
 
-    def action_pick(self, kind: str) -> None:
-        self.dismiss(kind or None)
+    def action_choose(self, what: str | None) -> None:
+        self.dismiss(what)

@@ -11,14 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Input, Label
 
+from node.bounds import read_whole
 from node.errors import BadInput, ConfirmFound, StoreError
 from node.rules import BACK, BINS, FLOOR, WRITE_OFFS, Kind
+from tui import keys
 from tui.screens.dialogs import Confirm
 
 
@@ -94,8 +95,10 @@ FORMS: dict[str, FormSpec] = {
 
 
 class OperationForm(Screen):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back to sale", priority=True),
-                Binding("ctrl+s", "submit", "Record", priority=True)]
+    """One stock operation. It is written on the app's writer thread; the form waits for the answer
+    (the clerk sees "saving…" if that takes a while) and then is ready for the next one."""
+
+    BINDINGS = keys.screen_bindings(keys.EVERYWHERE, (keys.RECORD, keys.BACK))
 
     def __init__(self, kind: str) -> None:
         super().__init__()
@@ -116,12 +119,23 @@ class OperationForm(Screen):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        self.saving = False
+        self.focus_scan()
+
+    def focus_scan(self) -> None:
+        """The item field is this form's scan field: after anything is done or refused, the next scan goes there."""
         self.query_one(f"#f-{self.spec.fields[0].name}", Input).focus()
+
+    def on_screen_resume(self) -> None:
+        self.focus_scan()
 
     def say(self, text: str, *, error: bool = False) -> None:
         m = self.query_one("#message", Label)
         m.update(text)
         m.set_class(error, "-error")
+        if error:
+            self.app.bell()
+            self.focus_scan()
 
     def on_input_submitted(self, ev: Input.Submitted) -> None:
         ev.stop()
@@ -131,6 +145,7 @@ class OperationForm(Screen):
             self.focus_next()
 
     def values(self) -> dict:
+        limits = self.app.till.limits
         out = {}
         for f in self.spec.fields:
             raw = self.query_one(f"#f-{f.name}", Input).value.strip()
@@ -139,32 +154,41 @@ class OperationForm(Screen):
             if f.choices and raw.lower() not in f.choices:
                 raise BadInput(f"{f.label} must be one of {', '.join(f.choices)}, not '{raw}'.")
             if f.number:
-                if not raw.isdigit():
-                    raise BadInput(f"{f.label} must be a whole number, not '{raw}'.")
-                out[f.name] = int(raw)
+                counted = f.name == "counted"
+                out[f.name] = read_whole(raw, f.label, least=0 if counted else 1,
+                                         most=limits.max_counted if counted else limits.max_line_qty)
             else:
                 out[f.name] = raw.lower() if f.choices else raw
         return out
 
     def action_submit(self, confirm_found: bool = False) -> None:
+        if self.saving:
+            return
         try:
             values = self.values()
-            if confirm_found:
-                values["confirm_found"] = True
-            said = self.spec.record(self.app.node, self.op_id, **values)
-        except ConfirmFound as err:
+        except StoreError as err:
+            self.say(str(err), error=True)
+            return
+        if confirm_found:
+            values["confirm_found"] = True
+        self.saving = True
+        self.app.writer.submit(self.spec.record, self.op_id, **values, done=self._recorded, failed=self._refused)
+
+    def _refused(self, err: StoreError) -> None:
+        self.saving = False
+        if isinstance(err, ConfirmFound):
             # far more found than the book had: the clerk says yes (Enter) or no (Esc)
             self.app.push_screen(Confirm(str(err).replace(" (at the command line: --confirm-found)", "")),
                                  lambda ok: self.action_submit(confirm_found=True) if ok else self.say(
                                      "Not recorded: check the count.", error=True))
             return
-        except StoreError as err:
-            self.say(str(err), error=True)
-            self.app.bell()
-            return
+        self.say(str(err), error=True)
+
+    def _recorded(self, said: str) -> None:
+        self.saving = False
         self.say(said)
         self.op_id = uuid.uuid4().hex  # the next one is a new operation
         for f in self.spec.fields:
             if f.name in ("code", "qty", "counted", "receipt", "reason", "delivery"):
                 self.query_one(f"#f-{f.name}", Input).value = f.default
-        self.query_one(f"#f-{self.spec.fields[0].name}", Input).focus()
+        self.focus_scan()

@@ -15,24 +15,21 @@ from textual.worker import get_current_worker
 
 from node.errors import BadBarcode, StoreError
 from node.present import age, countdown, money
-from tui.screens.dialogs import PutAside
+from tui import keys
+from tui.screens.menus import PutAside
 
 SEARCH_PAUSE_S = 0.15  # wait for the clerk to stop typing before searching
 
 
 def _looks_scanned(text: str) -> bool:
-    """Digits, a GS1 string ("(01)..." or a symbology prefix "]C1...") or a SKU, not a name."""
-    return text[:1].isdigit() or text[:1] in ("(", "]") or text.upper().startswith("SKU")
+    """Digits, a GS1 string ("(01)...", a symbology prefix "]C1...", a Digital Link) or a SKU, not a name."""
+    return (text[:1].isdigit() or text[:1] in ("(", "]") or text.upper().startswith("SKU")
+            or text.lower().startswith(("http://", "https://")))
 
 
 class LookupScreen(Screen):
-    BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back to sale", priority=True),
-        Binding("f5", "put_aside", "Put aside", priority=True),
-        Binding("f6", "release", "Release hold", priority=True),
-        Binding("f8", "sell_hold", "Sell hold", priority=True),
-        Binding("down", "focus_results", "Results", show=False),
-    ]
+    BINDINGS = [*keys.screen_bindings((keys.HELP, keys.STOCK, keys.QUIT), keys.LOOKUP_KEYS, (keys.BACK,)),
+                Binding("down", "focus_results", "Results", show=False)]
 
     def __init__(self, query: str = "") -> None:
         super().__init__()
@@ -56,15 +53,23 @@ class LookupScreen(Screen):
             results.add_column(label, width=width)
         for label, width in (("Hold", 10), ("Units", 5), ("Customer", 20), ("Left", 8)):
             holds.add_column(label, width=width)
-        self.query_one("#query", Input).focus()
+        self.focus_scan()
         self.set_interval(1.0, self._tick)
         if self.initial:
             self.find(self.initial)
+
+    def focus_scan(self) -> None:
+        self.query_one("#query", Input).focus()
+
+    def on_screen_resume(self) -> None:
+        self.focus_scan()
 
     def say(self, text: str, *, error: bool = False) -> None:
         m = self.query_one("#message", Label)
         m.update(text)
         m.set_class(error, "-error")
+        if error:
+            self.focus_scan()
 
     # -- finding ----------------------------------------------------------------
 
@@ -148,7 +153,7 @@ class LookupScreen(Screen):
             t.add_row(h["hold_id"][:10], str(h["qty"]), h["customer"][:20], countdown(h["expires_at"]),
                       key=h["hold_id"])
         if not keep_message:  # a refresh after a hold keeps saying what was just done
-            self.say("F5 puts units aside for a customer; F6 releases the selected hold; F8 sells it.")
+            self.say("F5 puts units aside for a customer; F6 releases the selected hold; F7 sells it.")
 
     def _tick(self) -> None:
         if self.current and self.current["holds"]:
@@ -175,15 +180,14 @@ class LookupScreen(Screen):
             if v is None:
                 return
             qty, minutes, customer = v
-            try:
-                r = self.app.node.hold(uuid.uuid4().hex[:12], d["sku"], qty, ttl=timedelta(minutes=minutes),
-                                       customer=customer)
-            except StoreError as err:
-                self.say(str(err), error=True)
-                return
-            self.say(f"Put aside {qty} of {d['name']} for {minutes} min: hold {r['hold_id']}.")
-            self.refresh_current()
-        self.app.push_screen(PutAside(d["name"], d["quota"]), chosen)
+
+            def held(r: dict) -> None:
+                self.say(f"Put aside {qty} of {d['name']} for {minutes} min: hold {r['hold_id']}.")
+                self.refresh_current()
+            self.app.writer.submit(lambda node: node.hold(uuid.uuid4().hex[:12], d["sku"], qty,
+                                                          ttl=timedelta(minutes=minutes), customer=customer),
+                                   done=held, failed=lambda err: self.say(str(err), error=True))
+        self.app.push_screen(PutAside(d["name"], d["quota"], self.app.till.limits.max_line_qty), chosen)
 
     def _selected_hold(self) -> dict | None:
         if not self.current or not self.current["holds"]:
@@ -196,13 +200,11 @@ class LookupScreen(Screen):
         h = self._selected_hold()
         if h is None:
             return
-        try:
-            self.app.node.release_hold(uuid.uuid4().hex, h["hold_id"])
-        except StoreError as err:
-            self.say(str(err), error=True)
-            return
-        self.say(f"Released hold {h['hold_id']}: {h['qty']} back on sale.")
-        self.refresh_current()
+        def released(_: object) -> None:
+            self.say(f"Released hold {h['hold_id']}: {h['qty']} back on sale.")
+            self.refresh_current()
+        self.app.writer.submit(lambda node: node.release_hold(uuid.uuid4().hex, h["hold_id"]),
+                               done=released, failed=lambda err: self.say(str(err), error=True))
 
     def action_sell_hold(self) -> None:
         h = self._selected_hold()

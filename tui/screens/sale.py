@@ -1,60 +1,36 @@
-"""The sale screen: the scan field always has focus; a line lands the moment a scan does."""
+"""The sale screen: the scan field always has focus; a line lands the moment a scan does.
+
+A scan only reads (through `app.till`, a connection of the UI thread's own),
+so it never waits on the node file's write lock. Everything that writes
+(paying, parking, recalling, keeping the open sale safe) goes through the
+app's writer thread; while a sale is being written the cart is locked and
+says so, and the rest of the screen keeps working.
+"""
 
 from __future__ import annotations
 
 import uuid
-import itertools
-from dataclasses import dataclass, field
-from pathlib import Path
 from time import perf_counter
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label
+from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from node.errors import ConfirmFound, StoreError
-from node.present import money, receipt_text
-from node.rules import SaleLine, till_check
-from tui.screens.dialogs import Confirm, Receipt, Recall, Tender
-
-LOW_QUOTA = 2  # a line whose store quota (after this sale) is at or below this is flagged
-
-
-_line_ids = itertools.count(1)
-
-
-@dataclass
-class CartLine:
-    sku: str
-    name: str
-    qty: int
-    unit_price: int
-    quota: int  # the store's quota for this SKU when last looked at
-    hold_id: str | None = None
-    key: str = field(default_factory=lambda: str(next(_line_ids)))  # its row in the table
+from node.entry import read_entry
+from node.errors import StoreError
+from node.present import local_time, money
+from node.rules import till_check
+from tui import keys
+from tui.screens.cart import CartLine, CartTable
+from tui.screens.dialogs import Confirm, Quantity, Recall
+from tui.screens.paying import Paying
 
 
-class SaleScreen(Screen):
-    # The footer has room for about 70 columns at 80x24: the sale's own keys and two
-    # doors (F2, F1); the stock operations have their own keys on F1's menu.
-    BINDINGS = [
-        Binding("f12", "pay", "Pay", priority=True),
-        Binding("f10", "void", "Void", priority=True),
-        Binding("f8", "park", "Park", priority=True),
-        Binding("f9", "recall", "Recall", priority=True),
-        Binding("f2", "app.lookup", "In back", priority=True),
-        Binding("f1", "app.stock_menu", "Stock", priority=True),
-        Binding("f3", "app.form('return')", "Return", priority=True, show=False),
-        Binding("f4", "app.form('receive')", "Receive", priority=True, show=False),
-        Binding("f5", "app.form('count')", "Count", priority=True, show=False),
-        Binding("f6", "app.form('write_off')", "Write off", priority=True, show=False),
-        Binding("f7", "app.form('move')", "Move", priority=True, show=False),
-        Binding("plus", "qty(1)", "+1", priority=True, show=False),
-        Binding("minus", "qty(-1)", "-1", priority=True, show=False),
-        Binding("up", "cursor(-1)", "Up", priority=True, show=False),
-        Binding("down", "cursor(1)", "Down", priority=True, show=False),
-    ]
+class SaleScreen(Paying, Screen):
+    BINDINGS = [*keys.screen_bindings(keys.EVERYWHERE, keys.SALE),
+                Binding("up", "cursor(-1)", "Up", priority=True, show=False),
+                Binding("down", "cursor(1)", "Down", priority=True, show=False)]
 
     def __init__(self) -> None:
         super().__init__()
@@ -62,85 +38,57 @@ class SaleScreen(Screen):
         self.sale_id = uuid.uuid4().hex
         self.over_ok: set[str] = set()  # SKUs the clerk confirmed as in the customer's hand
         self.found_ok = False  # the clerk confirmed units far past the book as really in hand
-        self._shown: dict[str, tuple[str, ...]] = {}  # what the table shows, by line key
+        self.busy: str | None = None  # what is being written now (the cart waits for it)
+        self._saving_open = False  # an autosave of the open sale is in the writer's queue
+        self._open_dirty = False  # the cart changed since that autosave was queued
 
     def compose(self) -> ComposeResult:
         yield Label("", id="title")
         yield DataTable(id="lines", cursor_type="row", zebra_stripes=True)
         yield Label("", id="totals")
-        yield Label("", id="message")
-        yield Input(placeholder="Scan or type a barcode or SKU (3* before a scan = 3 of it)", id="scan")
+        yield Static("", id="message")
+        yield Input(placeholder="Scan, or type a SKU (3* before a scan = 3 of it; ? = keys)", id="scan")
         yield self.app.make_status_bar()
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        t = self.query_one("#lines", DataTable)
-        # Fixed widths: a DataTable that grows a column after a clear() keeps painting the
-        # narrower cells it cached ("-1 OV"), and fixed columns do not jump about either.
-        for label, width in (("Item", 34), ("Qty", 4), ("Each", 8), ("Amount", 9), ("Quota", 9)):
-            t.add_column(label, width=width)
+        till = self.app.till
+        self.limits = till.limits
+        self.table = CartTable(self.query_one("#lines", DataTable), self.app.size.width, self.limits.max_line_qty)
         self.query_one("#title", Label).update(f"Sale · {self.app.store_name}")
         self.refresh_lines()
+        self._bring_back_open_sale()
 
     def on_screen_resume(self) -> None:
-        self.query_one("#scan", Input).focus()
+        self.focus_scan()
 
     # -- helpers --------------------------------------------------------------
 
+    def focus_scan(self) -> None:
+        self.query_one("#scan", Input).focus()
+
     def say(self, text: str, *, error: bool = False) -> None:
-        msg = self.query_one("#message", Label)
-        msg.update(text, layout=False)  # a fixed-size line: no need to lay the screen out again
+        msg = self.query_one("#message", Static)
+        msg.update(text)
         msg.set_class(error, "-error")
+        if error:
+            self.app.bell()
+            self.focus_scan()  # the next scan goes where a scan belongs, whatever was refused
 
     @property
     def total(self) -> int:
         return sum(ln.qty * ln.unit_price for ln in self.cart)
 
-    def _cells(self, ln: CartLine, sold: dict[str, int]) -> tuple[str, ...]:
-        left = ln.quota - sold.get(ln.sku, 0)
-        if ln.hold_id:
-            quota = "held"
-        elif left < 0:
-            quota = f"{left} OVER"
-        elif left <= LOW_QUOTA:
-            quota = f"{left} low"
-        else:
-            quota = str(left)
-        name = ln.name if not ln.hold_id else f"{ln.name} (held)"
-        return (name[:34], str(ln.qty), money(ln.unit_price), money(ln.qty * ln.unit_price), quota)
-
     def refresh_lines(self, select: int | None = None) -> None:
-        """Bring the table in line with the cart, touching only rows that changed.
-
-        A scan must paint at once however long the sale is, so the table is
-        never rebuilt: new lines are appended, voided ones removed, and only
-        cells whose text changed are updated.
-        """
-        t = self.query_one("#lines", DataTable)
-        row = t.cursor_row if select is None else select
-        sold: dict[str, int] = {}
-        for ln in self.cart:
-            if ln.hold_id is None:
-                sold[ln.sku] = sold.get(ln.sku, 0) + ln.qty
-        wanted = {ln.key: self._cells(ln, sold) for ln in self.cart}
-        for key in [k for k in self._shown if k not in wanted]:
-            t.remove_row(key)
-            del self._shown[key]
-        columns = [c.key for c in t.ordered_columns]
-        for key, cells in wanted.items():
-            shown = self._shown.get(key)
-            if shown is None:
-                t.add_row(*cells, key=key)
-            elif shown != cells:
-                for col, old_text, new_text in zip(columns, shown, cells, strict=True):
-                    if old_text != new_text:
-                        t.update_cell(key, col, new_text)
-            self._shown[key] = cells
-        if self.cart:
-            t.move_cursor(row=max(0, min(row, len(self.cart) - 1)))
+        self.table.show(self.cart, select)
         n = sum(ln.qty for ln in self.cart)
         self.query_one("#totals", Label).update(f"{n} item{'s' if n != 1 else ''}    TOTAL {money(self.total)}",
                                                 layout=False)
+
+    def _locked(self) -> bool:
+        if self.busy:
+            self.say(f"{self.busy}; one moment.", error=True)
+        return self.busy is not None
 
     # -- scanning ---------------------------------------------------------------
 
@@ -150,67 +98,53 @@ class SaleScreen(Screen):
         t0 = perf_counter()
         text = ev.value.strip()
         ev.input.value = ""
-        if not text:
+        if not text or self._locked():
             return
-        mult = 1
-        if "*" in text:
-            times, _, text = text.partition("*")
-            if not times.strip().isdigit() or int(times) < 1:
-                self.say(f"'{times}*' is not a quantity; type e.g. 3* before the scan.", error=True)
-                return
-            mult = int(times)
-        node = self.app.node
+        till = self.app.till
         try:
-            item = node.resolve(text)
-            balance = node.balance(item.sku)
+            entry = read_entry(text, most=self.limits.max_line_qty)
+            item = till.resolve(entry.code)
+            balance = till.balance(item.sku)
         except StoreError as err:
             self.say(str(err), error=True)
-            self.app.bell()
             return
-        quota = balance.quota
-        qty = item.units * mult
+        qty = item.units * entry.times
         in_cart = sum(ln.qty for ln in self.cart if ln.sku == item.sku and ln.hold_id is None)
-        most = node.limits.max_line_qty
+        most = self.limits.max_line_qty
         if in_cart + qty > most:
             self.say(f"{item.name}: {in_cart + qty} on one line is more than the {most} allowed; "
                      f"check the quantity.", error=True)
-            self.app.bell()
             return
-        # The same rule the sale is written by: what the quota covers, what was found, what is refused.
-        check = till_check(balance, in_cart + qty, node.policy)
+        check = till_check(balance, in_cart + qty, till.policy)  # the rule the sale is written by
         if check.refusal:
-            self.say(f"{item.name}: only {quota} may be sold here without the hub (policy strict); "
-                     f"{in_cart + qty} would be on this sale." if check.refusal_is_quota
-                     else f"{item.name}: {check.refusal}", error=True)
-            self.app.bell()
+            self.say(f"{item.name}: {check.refusal}", error=True)
             return
+        add = lambda when: self._add(item.sku, item.name, qty, item.unit_price, balance.quota, when)  # noqa: E731
+        questions = []
+        if qty > self.limits.confirm_line_qty:
+            questions.append(f"Sell {qty} of {item.name} on this line? That is a lot for one scan.")
         if check.confirm_found and not self.found_ok:
-            def found(ok: bool | None) -> None:
-                if ok:
-                    self.found_ok = True
-                    self.over_ok.add(item.sku)
-                    self._add(item.sku, item.name, qty, item.unit_price, quota, perf_counter())
-                else:
-                    self.say(f"{item.name} not added.")
-            self.app.push_screen(Confirm(
+            questions.append(
                 f"{item.name}: the book has {check.book} ({check.book - max(check.free, 0)} held); "
-                f"{in_cart + qty} on this sale finds {check.found} more. Are they all really in the "
-                f"customer's hand?"), found)
+                f"{in_cart + qty} on this sale finds {check.found} more. Are they all really in the customer's hand?")
+        elif (check.over_quota or check.found) and item.sku not in self.over_ok:
+            questions.append(
+                f"{item.name}: this store's quota has {max(balance.quota - in_cart, 0)} left. Is the item in the "
+                f"customer's hand? It will be sold over quota and the hub settles it.")
+        if not questions:
+            add(t0)
             return
-        if (check.over_quota or check.found) and item.sku not in self.over_ok:
-            def confirmed(ok: bool | None) -> None:
-                if ok:
-                    self.over_ok.add(item.sku)
-                    # timed from the clerk's answer: the wait for it is the clerk's, not the till's
-                    self._add(item.sku, item.name, qty, item.unit_price, quota, perf_counter())
-                else:
-                    self.say(f"{item.name} not added.")
-            self.app.push_screen(Confirm(
-                f"{item.name}: this store's quota has {max(quota - in_cart, 0)} left. "
-                f"Is the item in the customer's hand? It will be sold over quota and the hub settles it."),
-                confirmed)
-            return
-        self._add(item.sku, item.name, qty, item.unit_price, quota, t0)
+
+        def answered(ok: bool | None) -> None:
+            if not ok:
+                self.say(f"{item.name} not added.")
+                return
+            if check.confirm_found:
+                self.found_ok = True
+            if check.over_quota or check.found:
+                self.over_ok.add(item.sku)
+            add(perf_counter())  # timed from the clerk's answer: the wait for it is the clerk's
+        self.app.push_screen(Confirm("\n\n".join(questions)), answered)
 
     def _add(self, sku: str, name: str, qty: int, price: int, quota: int, t0: float | None = None,
              hold_id: str | None = None) -> None:
@@ -227,12 +161,51 @@ class SaleScreen(Screen):
         if t0 is not None:
             # Measured from the scan's Enter to the frame that shows the line.
             self.app.call_after_refresh(lambda: self.app.scan_latencies.append((perf_counter() - t0) * 1000))
+        self.cart_changed()
 
     def add_held(self, hold: dict, name: str, price: int) -> None:
         """Sell units a customer had put aside (from the check-in-the-back screen)."""
-        if any(ln.hold_id == hold["hold_id"] for ln in self.cart):
+        if self._locked() or any(ln.hold_id == hold["hold_id"] for ln in self.cart):
             return
         self._add(hold["sku"], name, hold["qty"], price, 0, hold_id=hold["hold_id"])
+
+    # -- the open sale, kept in the node file ----------------------------------------
+
+    def cart_changed(self) -> None:
+        """Keep the sale on screen in the node file, so a crash or a kill of this terminal loses nothing."""
+        if self.busy:  # the sale is being paid, parked or voided: that write is the last word on it
+            return
+        if self._saving_open:
+            self._open_dirty = True  # one autosave at a time: the next one takes the cart as it is then
+            return
+        self._saving_open, self._open_dirty = True, False
+
+        def saved(_: object = None) -> None:
+            self._saving_open = False
+            if self._open_dirty and not self.busy:
+                self.cart_changed()
+        self.app.writer.submit(lambda node, sale_id, lines: node.park_sale(sale_id, lines, open_=True),
+                               self.sale_id, self._lines(), done=saved, failed=saved)
+
+    def _bring_back_open_sale(self) -> None:
+        found = self.app.till.open_sale()
+        if found is None:
+            return
+        self._take_lines(found["park_id"], found["lines"])
+        self.say(f"Your unfinished sale from {local_time(found['parked_at'], '%H:%M')} is back "
+                 f"({len(found['lines'])} lines).")
+
+    def _take_lines(self, sale_id: str, lines: list) -> None:
+        till = self.app.till
+        self.sale_id = sale_id  # the same sale: a retried payment keeps its operation id
+        for ln in lines:
+            try:
+                item, quota = till.resolve(ln.sku, for_sale=False), till.balance(ln.sku).quota
+            except StoreError:  # gone from the catalog since: keep the line as it was sold
+                item, quota = None, 0
+            self.cart.append(CartLine(ln.sku, item.name if item else ln.sku, ln.qty, ln.unit_price, quota,
+                                      ln.hold_id))
+        self.refresh_lines(select=0)
 
     # -- line actions -------------------------------------------------------------
 
@@ -245,39 +218,42 @@ class SaleScreen(Screen):
         if self.cart:
             t.move_cursor(row=max(0, min(t.cursor_row + step, len(self.cart) - 1)))
 
-    def action_qty(self, step: int) -> None:
+    def action_qty(self) -> None:
         i = self._selected()
+        if self._locked():
+            return
         if i is None:
+            self.say("There is no line to change; scan something first.")
             return
         ln = self.cart[i]
         if ln.hold_id:
             self.say("A held line sells exactly what was put aside.", error=True)
             return
-        if ln.qty + step < 1:
-            self.say("Use F10 to void a line.")
-            return
-        ln.qty += step
-        self.refresh_lines(select=i)
+
+        def chosen(qty: int | None) -> None:
+            if qty is not None and qty != ln.qty and ln in self.cart:
+                ln.qty = qty
+                self.refresh_lines(select=self.cart.index(ln))
+                self.say(f"{ln.name}: {qty}.")
+                self.cart_changed()
+        self.app.push_screen(Quantity(ln.name, ln.qty, self.limits.max_line_qty), chosen)
 
     def action_void(self) -> None:
         i = self._selected()
+        if self._locked():
+            return
         if i is None:
             self.say("There is no line to void.")
             return
         ln = self.cart.pop(i)
         self.say(f"Voided {ln.name}.")
         self.refresh_lines(select=i)
-
-    def action_park(self) -> None:
-        if not self.cart:
-            self.say("There is nothing to park.")
-            return
-        self.app.node.park_sale(self.sale_id, self._lines())
-        self.say(f"Sale parked ({len(self.cart)} lines). F9 recalls it on any terminal.")
-        self._new_sale()
+        self.cart_changed()
 
     def action_recall(self) -> None:
-        parked = self.app.node.parked_sales()
+        if self._locked():
+            return
+        parked = self.app.till.parked_sales()
         if not parked:
             self.say("No parked sales.")
             return
@@ -288,25 +264,22 @@ class SaleScreen(Screen):
         def chosen(park_id: str | None) -> None:
             if not park_id:
                 return
-            node = self.app.node
-            try:
-                lines = node.recall_sale(park_id)
-            except StoreError as err:
+            self.busy = "Recalling the sale"
+
+            def recalled(lines: list) -> None:
+                self.busy = None
+                self._take_lines(park_id, lines)
+                self.say(f"Recalled a sale of {len(lines)} lines.")
+                self.cart_changed()
+
+            def refused(err: StoreError) -> None:
+                self.busy = None
                 self.say(str(err), error=True)
-                return
-            self.sale_id = park_id  # the same sale: a retried payment keeps its operation id
-            for ln in lines:
-                item = node.resolve(ln.sku)
-                self.cart.append(CartLine(ln.sku, item.name, ln.qty, ln.unit_price, node.balance(ln.sku).quota,
-                                          ln.hold_id))
-            self.refresh_lines(select=0)
-            self.say(f"Recalled a sale of {len(lines)} lines.")
+            self.app.writer.submit(lambda node: node.recall_sale(park_id), done=recalled, failed=refused)
         self.app.push_screen(Recall(parked), chosen)
 
-    # -- paying ---------------------------------------------------------------------
-
-    def _lines(self) -> list[SaleLine]:
-        return [SaleLine(ln.sku, ln.qty, ln.unit_price, ln.hold_id) for ln in self.cart]
+    def _lines(self) -> list:
+        return [ln.sale_line() for ln in self.cart]
 
     def _new_sale(self) -> None:
         self.cart.clear()
@@ -314,40 +287,4 @@ class SaleScreen(Screen):
         self.found_ok = False
         self.sale_id = uuid.uuid4().hex
         self.refresh_lines(select=0)
-
-    def action_pay(self) -> None:
-        if not self.cart:
-            self.say("Scan something first.")
-            return
-
-        def paid(how: tuple[str, int] | None) -> None:
-            if how is None:
-                return
-            tender, tendered = how
-            node = self.app.node
-            try:
-                result = node.sell(self.sale_id, self._lines(), tender, confirm_found=self.found_ok)
-            except ConfirmFound as err:
-                # the book moved since the scan (another till): the clerk answers, then it is paid
-                def confirmed(ok: bool | None) -> None:
-                    if ok:
-                        self.found_ok = True
-                        paid(how)
-                    else:
-                        self.say("Not paid: change the quantities, or confirm the units found.", error=True)
-                self.app.push_screen(Confirm(str(err).replace(" (at the command line: --confirm-found)", "")),
-                                     confirmed)
-                return
-            except StoreError as err:
-                self.say(str(err), error=True)
-                self.app.bell()
-                return
-            names = {ln.sku: ln.name for ln in self.cart}
-            text = receipt_text(result, names, self.app.store_name, clerk=node.clerk, tendered=tendered)
-            path = self.app.receipts_dir / f"{result['receipt']}.txt"
-            path.write_text(text)
-            change = f" Change due {money(tendered - result['total'])}." if tendered > result["total"] else ""
-            self._new_sale()
-            self.say(f"Sold: receipt {result['receipt']}, total {money(result['total'])}.{change}")
-            self.app.push_screen(Receipt(text, str(Path(path).name)))
-        self.app.push_screen(Tender(self.total), paid)
+        self.focus_scan()
