@@ -46,6 +46,22 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 
+# The store's own settings (node meta), what each bounds, and the range a value may take.
+SETTINGS: dict[str, tuple[int, int, str]] = {
+    "max_line_qty": (1, MAX_UNITS, "most units on one line typed at a till or the CLI"),
+    "confirm_line_qty": (1, MAX_UNITS, "more units than this on one line, the terminal asks before adding them"),
+    "max_counted": (1, 10 * MAX_UNITS, "most units a count may record for one bin"),
+    "receipt_width": (MIN_RECEIPT_WIDTH, 120, "columns of the receipt printer and the saved receipts"),
+}
+
+
+def check_setting(name: str, text: str) -> int:
+    """A store setting's new value, refused with the reason if it is not one."""
+    if name not in SETTINGS:
+        raise BadText(f"There is no store setting {name!r}; the settings are {', '.join(SETTINGS)}.")
+    least, most, _ = SETTINGS[name]
+    return read_whole(text, name, least=least, most=most)
+
 
 def check_qty(qty: object, what: str = "Quantity", *, most: int = DEFAULT_LIMITS.max_line_qty) -> int:
     if isinstance(qty, bool) or not isinstance(qty, int):

@@ -20,6 +20,7 @@ from node.cli.common import (
 from node.cli.reads import cmd_ledger, cmd_lookup, cmd_search
 from node.cli.sales import cmd_expire, cmd_hold, cmd_release, cmd_return, cmd_sell
 from node.cli.setup import cmd_backup, cmd_init, cmd_recover, cmd_run, cmd_status, cmd_sync
+from node.cli.tuning import cmd_settings
 from node.cli.stock import (
     cmd_count,
     cmd_grant,
@@ -168,6 +169,11 @@ def build_parser(subparsers: argparse._SubParsersAction | None = None) -> argpar
     p = _add(sub, "backup", cmd_backup, "write a consistent copy of the node file (terminals keep selling)",
              common)
     p.add_argument("dest", metavar="DEST", help="a new file to write")
+
+    p = _add(sub, "settings", cmd_settings, "show the store's own settings (line limits, receipt width), or change them",
+             common, "Show the store's own settings, or change them with KEY=VALUE pairs, e.g.\n"
+             "  backroom node settings receipt_width=48 confirm_line_qty=12\nEach value is checked before any is written.")
+    p.add_argument("pairs", nargs="*", metavar="KEY=VALUE", help="a setting and its new value")
 
     _add(sub, "status", cmd_status, "show the store, its policy, the ledger and its sync state (online, waiting)",
          common)
