@@ -364,7 +364,7 @@ def test_every_command_has_help() -> None:
     names = {" ".join(p) for p, _ in commands}
     assert {"init", "sell", "return", "receive", "hold", "release", "expire", "count", "damaged", "expired",
             "lost", "move", "transfer", "transfer out", "transfer in", "grant", "release-quota", "lookup",
-            "search", "ledger", "backup", "status", "sync", "recover", "run"} == names
+            "search", "ledger", "backup", "settings", "status", "sync", "recover", "run"} == names
     for path, text in commands:
         assert text.strip(), path
         p = run(*path, "--help")
