@@ -19,9 +19,10 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from node.service import Node
-from tests.test_tui import (  # noqa: F401 - templates is a fixture
-    LOW_QUOTA, assert_plain_sentence, cart, copy_store, fill_form, last_seq, make_app, message,
-    message_is_error, pick_items, plain_items, run, sale, scan, screen_text, templates, wait_for, written,
+from tests.test_tui import (  # noqa: F401 - store, strict_store and templates are fixtures
+    LOW_QUOTA, assert_plain_sentence, cart, fill_form, last_seq, make_app, message,
+    message_is_error, pick_items, plain_items, run, sale, scan, screen_text, store, strict_store, templates, wait_for,
+    written,
 )
 from tui import keys
 from tui.screens.dialogs import Confirm, QuitSale, Receipt, Tender
@@ -29,16 +30,6 @@ from tui.screens.forms import OperationForm
 from tui.screens.lookup import LookupScreen
 from tui.screens.menus import Help, StockMenu
 from tui.screens.sale import SaleScreen
-
-
-@pytest.fixture
-def store(templates: dict[str, Path], tmp_path: Path) -> Path:  # noqa: F811
-    return copy_store(templates, tmp_path)
-
-
-@pytest.fixture
-def strict_store(templates: dict[str, Path], tmp_path: Path) -> Path:  # noqa: F811
-    return copy_store(templates, tmp_path, "strict")
 
 
 def words(text: str) -> str:
