@@ -30,6 +30,9 @@ class Kind(StrEnum):
     TRANSFER_IN = "transfer_in"
     QUOTA_GRANTED = "quota_granted"
     QUOTA_RELEASED = "quota_released"
+    # A web order handed to its customer (picked up, or sent off by the store): out of the hub's share
+    # (the order's reservation), never the store's quota.
+    ORDER_HANDED_OVER = "order_handed_over"
 
 
 WRITE_OFFS = (Kind.DAMAGED, Kind.EXPIRED, Kind.LOST)

@@ -17,6 +17,7 @@ from sync.kinds import Kind, Policy
 
 WIRE_VERSION = 1
 MAX_BATCH = 1000  # entries per push; a day offline drains in several batches
+MAX_ORDERS = 1000  # web orders to hand over in one pull; more wait for the next, once these are handed over
 
 # Bounds on every number, so what a store sends fits the hub's columns (a barcode typed into a
 # quantity field is refused here, not overflowed there): units within a billion either way,
@@ -171,6 +172,16 @@ class TransferOrder(Wire):
     to_location: Id
 
 
+class OrderToHandOver(Wire):
+    """A web order the store is asked to hand over out of the hub's share there: to the customer at the
+    counter (`pickup`) or to a carrier (`ship`). Handed over with an `order_handed_over` entry under its id."""
+
+    order_id: Id
+    sku: Id
+    qty: Units
+    how: Literal["pickup", "ship"]
+
+
 class CatalogItem(Wire):
     sku: Id
     gtin: Id
@@ -213,6 +224,10 @@ class PullResponse(Wire):
     locations: list[LocationInfo] = []
     chain_stock: list[ChainStock] = []
     more: bool = False  # there is more to pull right away
+    # Every web order this store is asked to hand over now, oldest first, on every page. A full list
+    # (fewer than MAX_ORDERS) is the whole truth: an order pulled before and missing now was cancelled
+    # or moved, and must not be handed over.
+    orders_to_hand_over: Annotated[list[OrderToHandOver], Field(max_length=MAX_ORDERS)] = []
 
 
 class LedgerTail(Wire):
