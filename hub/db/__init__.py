@@ -16,7 +16,8 @@ Callers use `db.X` or `from hub.db import X`, whichever part X lives in.
 from __future__ import annotations
 
 from hub.db.migrations import (
-    MIGRATIONS, _m1, _m2_transfers, _m3_feed_positions, _m4_wide_figures, _m5_longer_idempotency_keys, migrate,
+    MIGRATIONS, _m1, _m2_transfers, _m3_feed_positions, _m4_wide_figures, _m5_longer_idempotency_keys,
+    _m6_order_fulfilment, migrate,
 )
 from hub.db.schema import (
     changefeed, grants, idempotency, incidents, items, locations, metadata, opening_stock, positions,
@@ -31,8 +32,8 @@ from hub.db.transactions import (
 __all__ = [
     "BUSY_TIMEOUT_MS", "FEED_LOCK", "MIGRATIONS", "RETRYABLE_SQLSTATES", "AmbiguousCommit",
     "InjectedSerializationFailure", "RowWriter", "WouldWait", "_m1", "_m2_transfers", "_m3_feed_positions",
-    "_m4_wide_figures", "_m5_longer_idempotency_keys", "assign_feed_positions", "changefeed", "driver_sql",
-    "grants", "idempotency", "incidents", "is_retryable", "items", "locations", "make_engine", "metadata",
-    "migrate", "one_of", "opening_stock", "positions", "release_requests", "reservations", "schema_migrations",
+    "_m4_wide_figures", "_m5_longer_idempotency_keys", "_m6_order_fulfilment", "assign_feed_positions",
+    "changefeed", "driver_sql", "grants", "idempotency", "incidents", "is_retryable", "items", "locations",
+    "make_engine", "metadata", "migrate", "one_of", "opening_stock", "positions", "release_requests", "reservations", "schema_migrations",
     "store_entries", "tokens", "transact", "transfers",
 ]

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, insert, inspect, select
 
-from hub.db.schema import metadata, schema_migrations, transfers
+from hub.db.schema import metadata, reservations, schema_migrations, transfers
 from hub.db.transactions import transact
 
 
@@ -45,8 +45,16 @@ def _m5_longer_idempotency_keys(conn: Connection) -> None:
         conn.exec_driver_sql("ALTER TABLE idempotency ALTER COLUMN key TYPE VARCHAR(220)")
 
 
+def _m6_order_fulfilment(conn: Connection) -> None:
+    """How an order is fulfilled (pickup or ship), and an index for a store's orders to hand over."""
+    if "how" not in {c["name"] for c in inspect(conn).get_columns("reservations")}:
+        conn.exec_driver_sql("ALTER TABLE reservations ADD COLUMN how VARCHAR(16)")
+    if "reservations_to_hand_over" not in {i["name"] for i in inspect(conn).get_indexes("reservations")}:
+        next(i for i in reservations.indexes if i.name == "reservations_to_hand_over").create(conn)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
-    _m1, _m2_transfers, _m3_feed_positions, _m4_wide_figures, _m5_longer_idempotency_keys]
+    _m1, _m2_transfers, _m3_feed_positions, _m4_wide_figures, _m5_longer_idempotency_keys, _m6_order_fulfilment]
 
 
 def migrate(engine: Engine, now: str) -> int:

@@ -106,12 +106,14 @@ reservations = Table(
     Column("location", String(32), nullable=False),
     Column("sku", String(64), nullable=False),
     Column("qty", Integer, nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # held | ordered | to_hand_over | done | cancelled | expired
     Column("expires_at", String(40)),
     Column("at_risk", Boolean, nullable=False, default=False),
     Column("created_at", String(40), nullable=False),
+    Column("how", String(16)),  # an order's fulfilment once asked for: pickup | ship
     Index("reservations_open", "status", "expires_at"),
     Index("reservations_at", "location", "sku"),
+    Index("reservations_to_hand_over", "location", "status"),  # a store's pull lists its orders to hand over
 )
 
 incidents = Table(
