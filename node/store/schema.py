@@ -1,7 +1,8 @@
 """The node file's tables, as numbered migrations: a file of any age is brought up to date on opening.
 
-The ledger is append-only (triggers refuse UPDATE and DELETE); a grant or a
-transfer in is applied once (a unique index), whatever the code above does.
+The ledger is append-only (triggers refuse UPDATE and DELETE); a grant, a
+transfer in or a web order's hand-over is applied once (a unique index),
+whatever the code above does.
 """
 
 from __future__ import annotations
@@ -198,3 +199,28 @@ def m005_open_sales(db: Database) -> None:
     # terminal that crashes or is killed gets it back on its next start; open sales are not
     # offered for recall elsewhere (their terminal is still working on them).
     db.executescript("ALTER TABLE parked_sales ADD COLUMN open INTEGER NOT NULL DEFAULT 0;")
+
+
+@migrations()
+def m006_orders_to_hand_over(db: Database) -> None:
+    # Web orders the hub asked this store to hand over (picked up, or sent off), as the last pull
+    # listed them: handed over once, out of the hub's share; one the hub no longer lists (cancelled,
+    # moved elsewhere) is withdrawn and must not be handed over. The ledger takes one hand-over per order.
+    db.executescript(
+        """
+        CREATE TABLE web_orders (
+            order_id TEXT PRIMARY KEY,
+            sku TEXT NOT NULL,
+            qty INTEGER NOT NULL CHECK (qty > 0),
+            how TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'to_hand_over',
+            pulled_at TEXT NOT NULL
+        );
+        INSERT OR IGNORE INTO web_orders (order_id, sku, qty, how, status, pulled_at)
+            SELECT ref, sku, qty, coalesce(json_extract(detail, '$.how'), 'pickup'), 'handed_over', at
+            FROM ledger WHERE kind = 'order_handed_over' AND ref IS NOT NULL;
+        DROP INDEX ledger_once;
+        CREATE UNIQUE INDEX ledger_once ON ledger(kind, ref)
+            WHERE kind IN ('quota_granted', 'transfer_in', 'order_handed_over');
+        """
+    )
