@@ -7,7 +7,9 @@
   checked as that store's own (`apply_store_entry`);
 - `batches`: a pushed batch against what the hub holds (`plan_batch`);
 - `promises`: what the hub promises out of its share (`grant`, `reserve`, `commit`,
-  `expire`, ...).
+  `expire`, ...);
+- `orders`: web orders fulfilled (`fulfil`: shipped, or asked of a store), cancelled,
+  re-sourced (`resource`).
 
 Callers use `rules.X` from here. A name is looked up on the module that calls it:
 `grant` and `commit` (called by the service) here, `_settle` on `positions` and
@@ -21,18 +23,20 @@ from hub.rules.errors import (
     BadRequest, Blocked, Busy, Conflict, Divergence, Forbidden, Gap, HubError, KeyReused, NotEnough, Principal,
     Unauthenticated, Unknown, WrongStore, authorize,
 )
+from hub.rules.orders import FULFILMENTS, TO_FULFIL, best_elsewhere, cancel_order, fulfil, resource
 from hub.rules.positions import (
-    OPEN, EntryFacts, Position, Reservation, Settlement, _apply_grant, _settle, apply_entry,
+    OPEN, EntryFacts, Position, Reservation, Settlement, _apply_grant, _hand_over, _settle, apply_entry,
 )
 from hub.rules.promises import commit, due, expire, grant, pick_location, reserve, unreserve
 from hub.rules.references import (
-    GrantRecord, Records, ReleaseRecord, TransferRecord, Wanted, apply_store_entry, check_grant, wanted,
+    GrantRecord, Records, ReleaseRecord, TransferRecord, Wanted, apply_store_entry, check_grant, check_order, wanted,
 )
 
 __all__ = [
-    "OPEN", "BadRequest", "BatchPlan", "Blocked", "Busy", "Conflict", "Divergence", "EntryFacts", "Forbidden", "Gap",
-    "GrantRecord", "HubError", "KeyReused", "NotEnough", "Position", "Principal", "Records", "ReleaseRecord",
-    "Reservation", "Settlement", "TransferRecord", "Unauthenticated", "Unknown", "Wanted", "WrongStore",
-    "_apply_grant", "_settle", "apply_entry", "apply_store_entry", "authorize", "check_grant", "commit", "due",
-    "expire", "grant", "pick_location", "plan_batch", "reserve", "unreserve", "wanted",
+    "FULFILMENTS", "OPEN", "TO_FULFIL", "BadRequest", "BatchPlan", "Blocked", "Busy", "Conflict", "Divergence",
+    "EntryFacts", "Forbidden", "Gap", "GrantRecord", "HubError", "KeyReused", "NotEnough", "Position", "Principal",
+    "Records", "ReleaseRecord", "Reservation", "Settlement", "TransferRecord", "Unauthenticated", "Unknown", "Wanted",
+    "WrongStore", "_apply_grant", "_hand_over", "_settle", "apply_entry", "apply_store_entry", "authorize",
+    "best_elsewhere", "cancel_order", "check_grant", "check_order", "commit", "due", "expire", "fulfil", "grant",
+    "pick_location", "plan_batch", "reserve", "resource", "unreserve", "wanted",
 ]

@@ -16,6 +16,8 @@ held_delta`. A positive one (a release, the hub part of an opening) pays
 the shortfall first, then joins the hub share. A negative one is a grant
 being applied (out of in-flight), a transfer the hub ordered (out of its
 reservation), or over-quota to settle (hub share, then reservations at risk).
+A web order handed over at the store (`order_handed_over`) leaves out of its
+own reservation: `reserved` and `on_hand` drop together.
 """
 
 from __future__ import annotations
@@ -69,12 +71,15 @@ class Reservation:
     location: str
     sku: str
     qty: int
-    status: str  # held | ordered | cancelled | expired | transfer | done
+    status: str  # held | ordered | to_hand_over | done | cancelled | expired | transfer
     expires_at: datetime | None
     at_risk: bool = False
+    how: str | None = None  # an order's fulfilment, once the web shop asked for it: pickup | ship
 
 
-OPEN = ("held", "ordered", "transfer")
+# Reservations whose units are still promised: a cart hold, an order (and one a store is asked to
+# hand over), a transfer the hub ordered.
+OPEN = ("held", "ordered", "to_hand_over", "transfer")
 
 
 @dataclass
@@ -118,16 +123,20 @@ class EntryFacts(NamedTuple):
 
 
 def apply_entry(pos: Position, e: EntryFacts, reservations: Iterable[Reservation] = (),
-                grant_qty: int | None = None, grant_status: str | None = None) -> Settlement:
+                grant_qty: int | None = None, grant_status: str | None = None,
+                order: Reservation | None = None) -> Settlement:
     """Mirror one store entry on the hub's position; settle what the store could not cover.
 
     A store's entry is a fact: it is never refused here. `grant_qty` and
     `grant_status` are the hub's record of the grant a `quota_granted` entry
     applies; None if the entry may not apply any (unknown, another store's:
     see `check_grant`), and then its units are settled like an over-quota.
-    `reservations` (the open ones at this position, newest first) are only
-    looked at when the entry takes more than the hub's share, so a caller
-    may read them lazily.
+    `order` is the web order an `order_handed_over` entry hands over, open
+    at this store (see `check_order`); None if it may not consume one, and
+    then its units too are settled like an over-quota. `reservations` (the
+    open ones at this position, newest first, the same objects as `order`)
+    are only looked at when the entry takes more than the hub's share or
+    leaves a shortfall, so a caller may read them lazily.
     """
     s = Settlement()
     pos.on_hand += e.on_hand_delta
@@ -139,6 +148,8 @@ def apply_entry(pos: Position, e: EntryFacts, reservations: Iterable[Reservation
     need = max(0, -hub_side)
     if e.kind == Kind.QUOTA_GRANTED and grant_qty is not None:
         need = _apply_grant(pos, e, need, grant_qty, grant_status, s)
+    elif e.kind == Kind.ORDER_HANDED_OVER and order is not None:
+        need = _hand_over(pos, e, need, order, reservations, s)
     elif e.kind == Kind.TRANSFER_OUT and e.hub_ordered:
         # Only the hub can say it ordered a transfer, and it orders none yet: a store's claim would
         # take the units out of web reservations' backing. Settled as the store's own transfer.
@@ -174,6 +185,40 @@ def _apply_grant(pos: Position, e: EntryFacts, applied: int, grant_qty: int, gra
         s.problem("grant_mismatch", f"store applied grant {e.ref} as {applied} units (seq {e.seq}); "
                                     f"the grant was of {grant_qty}")
     return applied - used
+
+
+def _hand_over(pos: Position, e: EntryFacts, taken: int, order: Reservation, reservations: Iterable[Reservation],
+               s: Settlement) -> int:
+    """An order handed over at the store: its reservation backs the units that left; returns what is
+    left to settle like an over-quota.
+
+    An honest store takes exactly the order's units out of the hub's side (`taken`). What it took
+    out of its quota instead returns the order's claim to the hub's share, and ops hears of it.
+    """
+    pos.reserved -= order.qty
+    order.status = "done"
+    covered = min(taken, order.qty)
+    if covered < order.qty:
+        pos.credit_hub(order.qty - covered)
+        s.problem("hand_over_from_quota", f"store {pos.location} handed over order {order.reservation_id} "
+                                          f"(seq {e.seq}) out of its quota, not the hub's share")
+    if pos.shortfall:
+        # The order bore part of the shortfall: the reservations left here bear it now.
+        _keep_at_risk(pos, reservations, s)
+    return taken - covered
+
+
+def _keep_at_risk(pos: Position, reservations: Iterable[Reservation], s: Settlement) -> None:
+    """Mark open reservations here at risk (newest first) until they cover the shortfall, or all are."""
+    here = [r for r in reservations if r.location == pos.location and r.sku == pos.sku and r.status in OPEN]
+    marked = sum(r.qty for r in here if r.at_risk)
+    for r in here:
+        if marked >= min(pos.shortfall, pos.reserved):
+            return
+        if not r.at_risk:
+            r.at_risk = True
+            s.at_risk.append(r.reservation_id)
+            marked += r.qty
 
 
 def _settle(pos: Position, need: int, reservations: Iterable[Reservation], s: Settlement) -> None:

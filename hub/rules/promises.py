@@ -33,9 +33,9 @@ def reserve(pos: Position, qty: int) -> None:
 def unreserve(pos: Position, r: Reservation, status: str) -> None:
     """A reservation cancelled or expired: its units come back to the hub.
 
-    A cancel takes a cart hold or an order; only a cart hold expires (an order never does).
+    A cancel takes a cart hold or an order not yet handed over; only a cart hold expires (an order never does).
     """
-    allowed = ("held",) if status == "expired" else ("held", "ordered")
+    allowed = ("held",) if status == "expired" else ("held", "ordered", "to_hand_over")
     if r.status not in allowed:
         raise Conflict(f"Reservation {r.reservation_id} is {r.status}; it cannot become {status}.")
     pos.reserved -= r.qty

@@ -1,7 +1,7 @@
-"""What a store's entry refers to: the hub's grants, release requests and transfers.
+"""What a store's entry refers to: the hub's grants, release requests, transfers and web orders.
 
-Every id a store's entry names (a grant, a release request, a transfer) must be that
-store's own. A foreign or unknown one is a problem for ops and never changes the
+Every id a store's entry names (a grant, a release request, a transfer, a web order
+handed over) must be that store's own. A foreign or unknown one is a problem for ops and never changes the
 record: the entry is still applied as a fact (see positions.apply_entry).
 """
 
@@ -57,6 +57,7 @@ class Records:
     grants: dict[str, GrantRecord] = field(default_factory=dict)
     releases: dict[str, ReleaseRecord] = field(default_factory=dict)
     transfers: dict[str, TransferRecord] = field(default_factory=dict)
+    orders: dict[str, Reservation] = field(default_factory=dict)  # web orders handed over, by id
     locations: set[str] = field(default_factory=set)  # the chain's, when a transfer is named
     changed: set[str] = field(default_factory=set)
     made: set[str] = field(default_factory=set)
@@ -66,11 +67,12 @@ class Wanted(NamedTuple):
     grants: set[str]
     releases: set[str]
     transfers: set[str]
+    orders: set[str]
 
 
 def wanted(entries: Iterable[EntryFacts]) -> Wanted:
     """The ids of the hub's records that these entries name, by table."""
-    w = Wanted(set(), set(), set())
+    w = Wanted(set(), set(), set(), set())
     for e in entries:
         if e.kind == Kind.QUOTA_GRANTED and e.ref:
             w.grants.add(e.ref)
@@ -78,6 +80,8 @@ def wanted(entries: Iterable[EntryFacts]) -> Wanted:
             w.releases.add(e.request_id)
         elif e.kind in (Kind.TRANSFER_OUT, Kind.TRANSFER_IN) and e.ref:
             w.transfers.add(e.ref)
+        elif e.kind == Kind.ORDER_HANDED_OVER and e.ref:
+            w.orders.add(e.ref)
     return w
 
 
@@ -85,7 +89,7 @@ def apply_store_entry(pos: Position, store_id: str, e: EntryFacts, records: Reco
                       reservations: Iterable[Reservation] = ()) -> Settlement:
     """Check what `e` refers to against `records`, update those that are the store's, apply `e`."""
     problems: list[tuple[str, str]] = []
-    grant = None
+    grant = order = None
     if e.kind == Kind.QUOTA_GRANTED:
         grant, problem = check_grant(store_id, e, records.grants.get(e.ref) if e.ref else None)
         problems += [problem] if problem else []
@@ -93,10 +97,15 @@ def apply_store_entry(pos: Position, store_id: str, e: EntryFacts, records: Reco
         problems += _answer_release(store_id, e, records)
     elif e.kind in (Kind.TRANSFER_OUT, Kind.TRANSFER_IN):
         problems += _match_transfer(store_id, e, records)
-    s = apply_entry(pos, e, reservations, grant.qty if grant else None, grant.status if grant else None)
+    elif e.kind == Kind.ORDER_HANDED_OVER:
+        order, problem = check_order(store_id, e, records.orders.get(e.ref) if e.ref else None)
+        problems += [problem] if problem else []
+    s = apply_entry(pos, e, reservations, grant.qty if grant else None, grant.status if grant else None, order)
     if grant is not None and grant.status != "applied":
         grant.status = "applied"
         records.changed.add(grant.grant_id)
+    if order is not None:
+        records.changed.add(order.reservation_id)
     s.problems[:0] = problems
     return s
 
@@ -114,6 +123,34 @@ def check_grant(store_id: str, e: EntryFacts, g: GrantRecord | None) -> tuple[Gr
         return None, ("reference_mismatch", f"store {store_id} applied grant {e.ref} of {g.sku} to {e.sku} "
                                             f"(seq {e.seq}); its units settled like an over-quota")
     return g, None
+
+
+def check_order(store_id: str, e: EntryFacts, r: Reservation | None) -> tuple[Reservation | None,
+                                                                             tuple[str, str] | None]:
+    """The web order an order_handed_over entry may consume, or None and why not.
+
+    Only an order still open at this store, of the entry's SKU and units: one cancelled, moved to
+    another location or handed over already was not there to hand over, so its units left the
+    hub's share unplanned and are settled like an over-quota. An order the hub holds as `ordered`
+    here (not yet asked for) is taken: a hub restored from a backup may have lost the asking.
+    """
+    ref = f"order {e.ref} (seq {e.seq})"
+    if r is None:
+        return None, ("unknown_reference", f"store {store_id} handed over {ref}, which the hub never took; "
+                                           "its units settled like an over-quota")
+    if r.location != store_id:
+        return None, ("foreign_reference", f"store {store_id} handed over {ref}, which is to be fulfilled at "
+                                           f"{r.location}; its units settled like an over-quota")
+    if (r.sku, r.qty) != (e.sku, e.qty):
+        return None, ("reference_mismatch", f"store {store_id} handed over {ref} as {e.qty} of {e.sku}; the order "
+                                            f"is for {r.qty} of {r.sku}: its units settled like an over-quota")
+    if r.status == "done":
+        return None, ("order_repeated", f"store {store_id} handed over {ref} again; "
+                                        "its units settled like an over-quota")
+    if r.status not in ("ordered", "to_hand_over"):
+        return None, ("order_not_open", f"store {store_id} handed over {ref}, which is {r.status}; "
+                                        "its units settled like an over-quota")
+    return r, None
 
 
 def _answer_release(store_id: str, e: EntryFacts, records: Records) -> list[tuple[str, str]]:
