@@ -18,6 +18,7 @@ Callers use `rules.X` from here. A name is looked up on the module that calls it
 
 from __future__ import annotations
 
+from hub.rules.balance import BalanceSettings, Move, Spot, plan
 from hub.rules.batches import BatchPlan, plan_batch
 from hub.rules.errors import (
     BadRequest, Blocked, Busy, Conflict, Divergence, Forbidden, Gap, HubError, KeyReused, NotEnough, Principal,
@@ -40,3 +41,4 @@ __all__ = [
     "best_elsewhere", "cancel_order", "check_grant", "check_order", "commit", "due", "expire", "fulfil", "grant",
     "pick_location", "plan_batch", "reserve", "resource", "unreserve", "wanted",
 ]
+__all__ += ["BalanceSettings", "Move", "Spot", "plan"]  # the balancer's core (balance.py)
