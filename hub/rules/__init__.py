@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from hub.rules.balance import BalanceSettings, Move, Spot, plan
 from hub.rules.batches import BatchPlan, plan_batch
+from hub.rules.demand import Promo, forecast, hourly_profile
 from hub.rules.errors import (
     BadRequest, Blocked, Busy, Conflict, Divergence, Forbidden, Gap, HubError, KeyReused, NotEnough, Principal,
     Unauthenticated, Unknown, WrongStore, authorize,
@@ -42,3 +43,4 @@ __all__ = [
     "pick_location", "plan_batch", "reserve", "resource", "unreserve", "wanted",
 ]
 __all__ += ["BalanceSettings", "Move", "Spot", "plan"]  # the balancer's core (balance.py)
+__all__ += ["Promo", "forecast", "hourly_profile"]  # the sales-rate forecast (demand.py)
