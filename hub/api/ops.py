@@ -65,6 +65,26 @@ def at_risk(hub: HubDep, who: Ops) -> list[dict]:
     return hub.at_risk()
 
 
+class Resource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    location: str = Field(default="best", min_length=1, max_length=32,
+                          description="where to move the order: a location id, or 'best' (the most promisable)")
+
+
+RESOURCE_REFUSALS = {**REFUSALS, 404: {"description": "unknown order or location"},
+                     409: {"description": "the order is not at risk or not open, no location can promise its units, "
+                                          "or the idempotency key was used for another request"}}
+
+
+@router.post("/orders/{order_id}/resource", responses=RESOURCE_REFUSALS, openapi_extra=json_body(Resource))
+async def resource(request: Request, order_id: Annotated[str, Path(min_length=1, max_length=64)], hub: HubDep,
+                   who: Ops, idempotency_key: KEY = None) -> dict:
+    """Move an at-risk order (a `Resource`) to another location's hub share, in one transaction: reserved
+    there, its claim where it was released, no longer at risk; `ordered` again (ship or pick up anew)."""
+    req = await parse_body(request, Resource)
+    return await off_loop(request, hub.resource, order_id, req.location, idempotency_key)
+
+
 @router.get("/incidents", responses=REFUSALS)
 def incidents(hub: HubDep, who: Ops, include_cleared: bool = False) -> list[dict]:
     return hub.incidents(include_cleared)

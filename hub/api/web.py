@@ -1,10 +1,11 @@
-"""Routes for the web shop: availability and cart holds (reserve, commit, cancel)."""
+"""Routes for the web shop: availability, cart holds (reserve, commit, cancel) and orders (status, ship,
+pick up, cancel)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.errors import BUSY, MALFORMED, TOO_LARGE, UNAUTHENTICATED
@@ -14,6 +15,8 @@ from sync.models import bounded
 router = APIRouter(prefix="/web", tags=["web shop"])
 
 KEY = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
+MAYBE_KEY = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
+ORDER_ID = Annotated[str, Path(min_length=1, max_length=64, description="the reservation's id, kept by its order")]
 REFUSALS = {**UNAUTHENTICATED, 403: {"description": "not a web or ops token"},
             404: {"description": "unknown SKU, location or reservation"},
             409: {"description": "not enough to promise, the reservation's state forbids it (an order cannot "
@@ -52,3 +55,38 @@ def commit(reservation_id: str, hub: HubDep, who: WebShop, idempotency_key: KEY)
 @router.post("/reservations/{reservation_id}/cancel", responses=REFUSALS)
 def cancel(reservation_id: str, hub: HubDep, who: WebShop, idempotency_key: KEY) -> dict:
     return hub.cancel(reservation_id, idempotency_key)
+
+
+# Orders after checkout. Each answers the order as it stands (`order_id`, `status`: ordered, to_hand_over
+# (its store is asked to hand it over), done, cancelled; `location`, `sku`, `qty`, `at_risk`, `how`).
+# Asking again changes nothing, with or without an Idempotency-Key.
+ORDER_REFUSALS = {**REFUSALS, 404: {"description": "unknown order"},
+                  409: {"description": "the order's state forbids it: a cart hold not yet committed, cancelled or "
+                                       "expired, handed over already (it cannot be cancelled), or picked up where "
+                                       "there is no counter (a warehouse); or the idempotency key was used for "
+                                       "another request"}}
+
+
+@router.get("/orders/{order_id}", responses=ORDER_REFUSALS)
+def order(order_id: ORDER_ID, hub: HubDep, who: WebShop) -> dict:
+    return hub.order(order_id)
+
+
+@router.post("/orders/{order_id}/ship", responses=ORDER_REFUSALS)
+def ship(order_id: ORDER_ID, hub: HubDep, who: WebShop, idempotency_key: MAYBE_KEY = None) -> dict:
+    """Ship the order: from the warehouse now (done); from a store, asked of it (to_hand_over): its
+    next pull lists the order, and its hand-over entry makes it done."""
+    return hub.fulfil(order_id, "ship", idempotency_key)
+
+
+@router.post("/orders/{order_id}/pickup", responses=ORDER_REFUSALS)
+def pickup(order_id: ORDER_ID, hub: HubDep, who: WebShop, idempotency_key: MAYBE_KEY = None) -> dict:
+    """The customer collects the order at its store (to_hand_over): the store's next pull lists it,
+    and the clerk's hand-over makes it done."""
+    return hub.fulfil(order_id, "pickup", idempotency_key)
+
+
+@router.post("/orders/{order_id}/cancel", responses=ORDER_REFUSALS)
+def cancel_order(order_id: ORDER_ID, hub: HubDep, who: WebShop, idempotency_key: MAYBE_KEY = None) -> dict:
+    """Cancel the order: its units return to the hub's share. Not once it was handed over."""
+    return hub.cancel_order(order_id, idempotency_key)

@@ -25,7 +25,7 @@ from hub.rules.errors import (
     BadRequest, Blocked, Busy, Conflict, Divergence, Forbidden, Gap, HubError, KeyReused, NotEnough, Principal,
     Unauthenticated, Unknown, WrongStore, authorize,
 )
-from hub.rules.orders import FULFILMENTS, TO_FULFIL, best_elsewhere, cancel_order, fulfil, resource
+from hub.rules.orders import FULFILMENTS, TO_FULFIL, best_elsewhere, cancel_order, fulfil, may_resource, resource
 from hub.rules.positions import (
     OPEN, EntryFacts, Position, Reservation, Settlement, _apply_grant, _hand_over, _settle, apply_entry,
 )
@@ -40,7 +40,7 @@ __all__ = [
     "Records", "ReleaseRecord", "Reservation", "Settlement", "TransferRecord", "Unauthenticated", "Unknown", "Wanted",
     "WrongStore", "_apply_grant", "_hand_over", "_settle", "apply_entry", "apply_store_entry", "authorize",
     "best_elsewhere", "cancel_order", "check_grant", "check_order", "commit", "due", "expire", "fulfil", "grant",
-    "pick_location", "plan_batch", "reserve", "resource", "unreserve", "wanted",
+    "may_resource", "pick_location", "plan_batch", "reserve", "resource", "unreserve", "wanted",
 ]
 __all__ += ["BalanceSettings", "Move", "Spot", "plan"]  # the balancer's core (balance.py)
 __all__ += ["Promo", "forecast", "hourly_profile"]  # the sales-rate forecast (demand.py)

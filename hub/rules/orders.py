@@ -71,18 +71,23 @@ def resource(old: Position, new: Position, r: Reservation) -> None:
     The claim at `old` goes back as a cancel's does: it pays the shortfall that put the order at
     risk first. The order is `ordered` again at its new location (how to fulfil it is asked anew).
     """
+    may_resource(r)
+    if new.location == old.location or new.sku != r.sku:
+        raise Conflict(f"Order {r.reservation_id} is for {r.sku} at {r.location} already; re-source it to another "
+                       "location.")
+    reserve(new, r.qty)
+    old.reserved -= r.qty
+    old.credit_hub(r.qty)
+    r.location, r.at_risk, r.status, r.how = new.location, False, "ordered", None
+
+
+def may_resource(r: Reservation) -> None:
+    """Refuse, saying why, unless `r` is an order not yet handed over and at risk."""
     if r.status not in TO_FULFIL:
         raise Conflict(f"Reservation {r.reservation_id} is {r.status}; only an order not yet handed over "
                        "can be re-sourced.")
     if not r.at_risk:
         raise Conflict(f"Order {r.reservation_id} is not at risk: its units at {r.location} are still backed.")
-    if new.location == old.location or new.sku != r.sku:
-        raise BadRequest(f"Order {r.reservation_id} is for {r.sku} at {r.location}; re-source it to another "
-                         "location's position of that SKU.")
-    reserve(new, r.qty)
-    old.reserved -= r.qty
-    old.credit_hub(r.qty)
-    r.location, r.at_risk, r.status, r.how = new.location, False, "ordered", None
 
 
 def best_elsewhere(positions: Iterable[Position], r: Reservation) -> Position:

@@ -5,7 +5,8 @@ runs through `db.transact`, so it is retried whole on a serialization
 failure; every write that a client may repeat takes an idempotency key.
 One `Hub`, its operations kept by audience, as the routers are: `stores`
 (opening, push, pull, ledger tail), `web` (availability, reservations,
-orders, expiry), `ops` (setting up, quota moves, views, incidents, the
+orders, expiry), `orders` (web orders after checkout: fulfilled, cancelled,
+re-sourced), `ops` (setting up, quota moves, views, incidents, the
 changefeed); `base` holds the engines and the pieces they share.
 """
 
@@ -16,6 +17,7 @@ from hub.service.common import (
     POSITION_FIGURES, _feed_row, _position, _write_feed, hash_token,
 )
 from hub.service.ops import OpsOps
+from hub.service.orders import OrderOps
 from hub.service.stores import StoreOps
 from hub.service.web import WebOps
 from sync.kinds import stamp, utcnow
@@ -23,5 +25,5 @@ from sync.kinds import stamp, utcnow
 __all__ = ["POSITION_FIGURES", "Hub", "_feed_row", "_position", "_write_feed", "hash_token", "stamp", "utcnow"]
 
 
-class Hub(StoreOps, WebOps, OpsOps, HubBase):
+class Hub(StoreOps, WebOps, OrderOps, OpsOps, HubBase):
     """The hub's service: every operation of every audience, on one engine."""

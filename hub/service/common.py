@@ -83,18 +83,23 @@ def _position(row: Any) -> Position:
 
 def _reservation(row: Any) -> Reservation:
     exp = parse_stamp(row.expires_at) if row.expires_at else None
-    return Reservation(row.reservation_id, row.location, row.sku, row.qty, row.status, exp, row.at_risk)
+    return Reservation(row.reservation_id, row.location, row.sku, row.qty, row.status, exp, bool(row.at_risk),
+                       getattr(row, "how", None))
 
 
 class _OpenReservations:
     """The open reservations at a store for a batch's SKUs, newest first, read on first use.
 
     Only an entry that takes more than the hub's share (rare) looks at them; most pushes
-    need not run the query at all.
+    need not run the query at all. `shared` are reservations the batch's entries name (orders
+    handed over), already read: the same objects stand in for their rows, so that what one
+    entry did to them the next one sees.
     """
 
-    def __init__(self, conn: Connection, store_id: str, skus: set[str]) -> None:
+    def __init__(self, conn: Connection, store_id: str, skus: set[str],
+                 shared: dict[str, Reservation] | None = None) -> None:
         self.conn, self.store_id, self.skus = conn, store_id, skus
+        self.shared = shared or {}
         self.by_sku: dict[str, list[Reservation]] | None = None
 
     def _load(self) -> dict[str, list[Reservation]]:
@@ -104,9 +109,9 @@ class _OpenReservations:
             for r in driver_sql(
                     self.conn, "SELECT reservation_id, location, sku, qty, status, expires_at, at_risk "
                     f"FROM reservations WHERE location = ? AND sku {any_sku} "
-                    "AND status IN ('held', 'ordered', 'transfer') ORDER BY created_at DESC, reservation_id DESC",
-                    (self.store_id, *skus)):
-                self.by_sku.setdefault(r.sku, []).append(_reservation(r))
+                    "AND status IN ('held', 'ordered', 'to_hand_over', 'transfer') "
+                    "ORDER BY created_at DESC, reservation_id DESC", (self.store_id, *skus)):
+                self.by_sku.setdefault(r.sku, []).append(self.shared.get(r.reservation_id) or _reservation(r))
         return self.by_sku
 
     def at(self, sku: str) -> Iterator[Reservation]:

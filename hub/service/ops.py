@@ -127,7 +127,7 @@ class OpsOps:
     def at_risk(self) -> list[dict]:
         with self.consistent_reads.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(select(reservations).where(
-                reservations.c.at_risk.is_(True), reservations.c.status.in_(("held", "ordered"))))]
+                reservations.c.at_risk.is_(True), reservations.c.status.in_(("held", "ordered", "to_hand_over"))))]
 
     def incidents(self, include_cleared: bool = False) -> list[dict]:
         q = select(incidents).order_by(incidents.c.id)

@@ -1,4 +1,5 @@
-"""What the hub does for store nodes: opening, push (ingest), pull and the ledger tail."""
+"""What the hub does for store nodes: opening, push (ingest), pull (grants, release requests, transfers,
+web orders to hand over, the chain picture) and the ledger tail."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hub.db import (
     transfers,
 )
 from hub.rules import Principal
-from hub.service.common import _canonical, _facts, _OpenReservations, _WRITE_ENTRIES
+from hub.service.common import _canonical, _facts, _OpenReservations, _reservation, _WRITE_ENTRIES
 from sync import models as wire
 from sync.kinds import stamp
 
@@ -24,6 +25,8 @@ _PULL_GRANTS = "SELECT grant_id, grant_no, sku, qty FROM grants WHERE store_id =
 _PULL_TRANSFERS = "SELECT transfer_id, sku, qty, from_location FROM transfers WHERE to_location = ? " \
                   "AND status = 'in_transit' ORDER BY sent_at"
 _PULL_RELEASES = "SELECT request_id, sku, qty FROM release_requests WHERE store_id = ? AND status = 'open'"
+_PULL_ORDERS = ("SELECT reservation_id, sku, qty, how FROM reservations WHERE location = ? AND status = 'to_hand_over' "
+                f"ORDER BY created_at, reservation_id LIMIT {wire.MAX_ORDERS}")
 _PULL_CATALOG = ("SELECT sku, gtin, name, price, perishable, shelf_life_days, case_gtin, pack_qty, in_store, "
                  "safety_buffer FROM items WHERE sku")
 
@@ -84,9 +87,9 @@ class StoreOps:
             skus = {e.sku for e in new}
             ps = self._positions(conn, store_id, skus)
             before = self._snapshot(ps)
-            open_res = _OpenReservations(conn, store_id, skus)
             facts = [_facts(e) for e in new]
             records = self._records(conn, rules.wanted(facts))
+            open_res = _OpenReservations(conn, store_id, skus, records.orders)
             notes = []
             for f in facts:
                 s = rules.apply_store_entry(ps[f.sku], store_id, f, records, open_res.at(f.sku))
@@ -152,6 +155,9 @@ class StoreOps:
                              for r in conn.execute(select(transfers).where(
                                  transfers.c.transfer_id.in_(want.transfers)))}
             rec.locations = set(conn.scalars(select(locations.c.id)))
+        if want.orders:
+            rec.orders = {r.reservation_id: _reservation(r) for r in conn.execute(
+                select(reservations).where(reservations.c.reservation_id.in_(want.orders)))}
         return rec
 
     @staticmethod
@@ -170,6 +176,10 @@ class StoreOps:
                     qty=t.qty, status=t.status, sent_at=now))
             else:
                 conn.execute(update(transfers).where(transfers.c.transfer_id == tid).values(status=t.status))
+        for oid in rec.changed & rec.orders.keys():
+            o = rec.orders[oid]
+            conn.execute(update(reservations).where(reservations.c.reservation_id == oid)
+                         .values(status=o.status, at_risk=o.at_risk))
 
     def _record_divergence(self, store_id: str, d: rules.Divergence, engine: Engine) -> None:
         def tx(conn: Connection) -> None:
@@ -209,6 +219,8 @@ class StoreOps:
                                            to_location=store_id) for r in driver_sql(conn, _PULL_TRANSFERS, (store_id,))]
             rs = [wire.ReleaseRequest(request_id=r[0], sku=r[1], qty=r[2])
                   for r in driver_sql(conn, _PULL_RELEASES, (store_id,))]
+            orders = [wire.OrderToHandOver(order_id=r[0], sku=r[1], qty=r[2], how=r[3])
+                      for r in driver_sql(conn, _PULL_ORDERS, (store_id,))]
             start, feed, new_cursor, more = self._feed_page(conn, cursor, limit)
             latest: dict[tuple[str, str], Any] = {}
             for r in feed:
@@ -221,4 +233,5 @@ class StoreOps:
             locs = [wire.LocationInfo(id=r[0], name=r[1], kind=r[2])
                     for r in driver_sql(conn, "SELECT id, name, kind FROM locations")] if start == 0 else []
         return wire.PullResponse(cursor=new_cursor, next_seq=loc.next_seq, grants=gs, release_requests=rs,
-                                 transfers=incoming, catalog=catalog, locations=locs, chain_stock=chain, more=more)
+                                 transfers=incoming, catalog=catalog, locations=locs, chain_stock=chain, more=more,
+                                 orders_to_hand_over=orders)
