@@ -13,12 +13,14 @@
     │   ├── UnknownTransfer         a transfer in this node has not heard of (sync first)
     │   ├── TransferMismatch        a transfer in that differs from the hub's transfer
     │   ├── UnknownGrant            a grant this node has not pulled
-    │   └── GrantMismatch           a grant that differs from the one the hub sent
+    │   ├── GrantMismatch           a grant that differs from the one the hub sent
+    │   └── UnknownOrder            a web order the hub has not asked this store to hand over
     ├── QuotaExceeded               past the store's quota under `strict`, or a hold
     │                               / release / transfer larger than what is free
     ├── NotOnHand                   more than the book shows in that bin
     ├── HoldUnavailable             hold unknown, already closed, or expired
-    ├── AlreadyApplied              a grant or transfer in that was applied before
+    ├── AlreadyApplied              a grant, transfer in or order hand-over that was applied before
+    ├── OrderWithdrawn              a web order the hub cancelled or moved since it asked for it
     └── NotInitialised              the node file has no store yet
 
 Every edge (CLI, HTTP, TUI) shows `str(error)`: one plain sentence that names
@@ -83,6 +85,10 @@ class GrantMismatch(BadInput):
     code = "grant_mismatch"
 
 
+class UnknownOrder(BadInput):
+    code = "unknown_order"
+
+
 class ExpiredItem(BadInput):
     code = "expired_item"
 
@@ -105,6 +111,10 @@ class HoldUnavailable(StoreError):
 
 class AlreadyApplied(StoreError):
     code = "already_applied"
+
+
+class OrderWithdrawn(StoreError):
+    code = "order_withdrawn"
 
 
 class NotInitialised(StoreError):

@@ -119,6 +119,7 @@ def replay(c: sqlite3.Connection, entries: Iterable[LedgerEntry]) -> None:
     closed: dict[str, str] = {}
     grants: list[tuple] = []
     arrived: list[tuple] = []
+    handed: list[tuple] = []
     rows = []
     for e in entries:
         b = balances.setdefault(e.sku, Balance(e.sku, {FLOOR: 0, BACK: 0}))
@@ -136,6 +137,8 @@ def replay(c: sqlite3.Connection, entries: Iterable[LedgerEntry]) -> None:
             grants.append((e.ref, e.sku, e.qty))
         elif e.kind == Kind.TRANSFER_IN and e.ref:
             arrived.append((e.ref, e.detail.get("from", ""), e.sku, e.qty))
+        elif e.kind == Kind.ORDER_HANDED_OVER and e.ref:
+            handed.append((e.ref, e.sku, e.qty, str(e.detail.get("how", "pickup")), e.at))
         if e.kind in rules.SOLD and e.ref and e.ref.count("-") >= 2:
             n = int(e.ref.rsplit("-", 1)[1])
             receipts[e.terminal] = max(receipts.get(e.terminal, 0), n)
@@ -150,6 +153,7 @@ def replay(c: sqlite3.Connection, entries: Iterable[LedgerEntry]) -> None:
                   "DO UPDATE SET last_receipt = max(last_receipt, excluded.last_receipt)", list(receipts.items()))
     pulled.applied_grants(c, grants)
     pulled.received_transfers(c, arrived)
+    pulled.handed_over_orders(c, handed)
     c.executemany("INSERT OR IGNORE INTO operations (op_id, kind, result, at) VALUES (?, 'restored', ?, ?)",
                   [(r[2], json.dumps({"op_id": r[2], "restored": True}), r[18]) for r in rows])
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from node import opening, queries, rules
+from node.orders import Orders
 from node.bounds import MAX_TERMINAL, Limits, check_text
 from node.errors import BadInput, NotInitialised
 from node.opening import DEFAULT_QUOTA_SHARE, initialise_from_chain, opening_quota
@@ -47,8 +48,9 @@ def _same_kind(op_id: str, done: str, asked: str) -> None:
         raise BadInput(f"Operation id {op_id} was already used for a {done}, not a {asked}.")
 
 
-class Node(queries.Reads):
-    """A store's node file, used by one terminal and clerk; its reads come from `queries.Reads`."""
+class Node(queries.Reads, Orders):
+    """A store's node file, used by one terminal and clerk; its reads come from `queries.Reads`,
+    its web orders to hand over from `node.orders.Orders`."""
 
     def __init__(self, path: str | Path, *, terminal: str = "T1", clerk: str = "clerk",
                  clock: Clock = utcnow) -> None:
@@ -326,9 +328,10 @@ class Node(queries.Reads):
             return pulled.grants_to_apply(c)
 
     def record_pull(self, resp: PullResponse) -> None:
-        """Keep what a pull brought (catalog, locations, chain picture) and its cursor, in one transaction."""
+        """Keep what a pull brought (catalog, locations, chain picture, web orders to hand over) and its
+        cursor, in one transaction."""
         with immediate(self.conn) as c:
-            pulled.keep_pull(c, resp)
+            pulled.keep_pull(c, resp, stamp(self.clock()))
 
     def record_problem(self, kind: str, ref: str | None, message: str) -> None:
         """Something the node could not do by itself, kept for the status line and ops (once per message)."""

@@ -11,13 +11,15 @@ may sell or hold with no one's permission, offline included) and the hub's
 share. A **hold** moves units from quota to `held`. A sale or loss that the
 quota cannot cover is **over-quota**: recorded, and settled by the hub.
 
-The rules live in four modules, all re-exported here: `types` (Balance, Change,
+The rules live in five modules, all re-exported here: `types` (Balance, Change,
 Plan, Hold, SaleLine, Tender), `sale` (till_check, sell, return_items),
-`stock` (receive, count, write_off, move, transfers) and `quota` (holds,
-grants, releases). `checks` holds what the operations share.
+`stock` (receive, count, write_off, move, transfers), `quota` (holds,
+grants, releases) and `orders` (web orders handed over, out of the hub's
+share). `checks` holds what the operations share.
 """
 
 from node.rules.checks import check_bin
+from node.rules.orders import PulledOrder, hand_over
 from node.rules.quota import (
     PulledGrant,
     apply_grant,
@@ -34,7 +36,8 @@ from sync.kinds import BACK, BINS, FLOOR, SOLD, WRITE_OFFS, Kind, Policy  # the 
 
 __all__ = [
     "BACK", "BINS", "FLOOR", "SOLD", "WRITE_OFFS", "Balance", "Change", "Hold", "Incoming", "Kind", "Plan",
-    "Policy", "Posted", "PulledGrant", "SaleLine", "Sold", "Tender", "TillCheck", "apply_change", "apply_grant",
-    "check_bin", "count", "expire_holds", "grant_news", "move", "place_hold", "receive", "release_hold",
+    "Policy", "Posted", "PulledGrant", "PulledOrder", "SaleLine", "Sold", "Tender", "TillCheck", "apply_change",
+    "apply_grant", "check_bin", "count", "expire_holds", "grant_news", "hand_over", "move", "place_hold", "receive",
+    "release_hold",
     "release_quota", "return_items", "sell", "till_check", "transfer_in", "transfer_out", "write_off",
 ]

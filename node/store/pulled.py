@@ -1,4 +1,5 @@
-"""What pulls from the hub bring (grants, transfers on their way, the chain picture), and the problems met.
+"""What pulls from the hub bring (grants, transfers on their way, web orders to hand over, the chain picture),
+and the problems met.
 
 Like `ledger`, every function takes the connection of a transaction the
 caller opened.
@@ -6,11 +7,12 @@ caller opened.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from node.rules import Incoming, PulledGrant
+from node.rules import Incoming, PulledGrant, PulledOrder
 from node.store.ledger import load_catalog, put_locations, put_meta
 
 if TYPE_CHECKING:
@@ -62,8 +64,50 @@ def received_transfers(c: sqlite3.Connection, arrived: Iterable[tuple[str, str, 
                   list(arrived))
 
 
-def keep_pull(c: sqlite3.Connection, resp: PullResponse) -> None:
-    """What a pull brought (catalog, locations, transfers on their way, chain picture) and its cursor."""
+def pulled_order(c: sqlite3.Connection, order_id: str) -> PulledOrder | None:
+    row = c.execute("SELECT order_id, sku, qty, how, status FROM web_orders WHERE order_id = ?",
+                    (order_id,)).fetchone()
+    return PulledOrder(*row) if row else None
+
+
+def order_handed_over(c: sqlite3.Connection, order_id: str) -> None:
+    c.execute("UPDATE web_orders SET status = 'handed_over' WHERE order_id = ?", (order_id,))
+
+
+def orders_to_hand_over(c: sqlite3.Connection) -> list[dict]:
+    """The web orders waiting at this store, oldest pulled first, with the item's name."""
+    rows = c.execute("SELECT o.order_id, o.sku, coalesce(i.name, ''), o.qty, o.how, o.pulled_at FROM web_orders o "
+                     "LEFT JOIN items i ON i.sku = o.sku WHERE o.status = 'to_hand_over' "
+                     "ORDER BY o.pulled_at, o.order_id").fetchall()
+    return [dict(zip(("order_id", "sku", "name", "qty", "how", "pulled_at"), r, strict=True)) for r in rows]
+
+
+def handed_over_orders(c: sqlite3.Connection, orders: Iterable[tuple[str, str, int, str, str]]) -> None:
+    """(order id, sku, qty, how, at) of orders found handed over in the ledger (a restore)."""
+    c.executemany("INSERT INTO web_orders (order_id, sku, qty, how, status, pulled_at) "
+                  "VALUES (?, ?, ?, ?, 'handed_over', ?) ON CONFLICT(order_id) DO UPDATE SET status = 'handed_over'",
+                  list(orders))
+
+
+def keep_orders(c: sqlite3.Connection, orders: list, at: str, complete: bool) -> None:
+    """The web orders a pull lists for this store to hand over. One handed over here stays so; with a
+    `complete` list, one pulled before and no longer listed was cancelled or moved: withdrawn."""
+    c.executemany(
+        "INSERT INTO web_orders (order_id, sku, qty, how, pulled_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (order_id) DO UPDATE SET sku = excluded.sku, qty = excluded.qty, how = excluded.how, "
+        "status = 'to_hand_over', pulled_at = CASE WHEN status = 'to_hand_over' THEN pulled_at "
+        "ELSE excluded.pulled_at END WHERE status != 'handed_over'",
+        [(o.order_id, o.sku, o.qty, o.how, at) for o in orders])
+    if complete:
+        c.execute("UPDATE web_orders SET status = 'withdrawn' WHERE status = 'to_hand_over' "
+                  "AND order_id NOT IN (SELECT value FROM json_each(?))", (json.dumps([o.order_id for o in orders]),))
+
+
+def keep_pull(c: sqlite3.Connection, resp: PullResponse, at: str) -> None:
+    """What a pull brought (catalog, locations, transfers on their way, web orders to hand over, chain
+    picture) and its cursor."""
+    from sync.models import MAX_ORDERS  # the wire is imported already: `resp` is one of its models
+
     if resp.catalog:
         load_catalog(c, (it.model_dump() for it in resp.catalog))
     if resp.locations:
@@ -73,6 +117,7 @@ def keep_pull(c: sqlite3.Connection, resp: PullResponse) -> None:
         "INSERT INTO incoming_transfers (transfer_id, from_location, sku, qty) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (transfer_id) DO NOTHING",
         [(t.transfer_id, t.from_location, t.sku, t.qty) for t in resp.transfers])
+    keep_orders(c, list(resp.orders_to_hand_over), at, complete=len(resp.orders_to_hand_over) < MAX_ORDERS)
     c.executemany(
         "INSERT OR REPLACE INTO chain_stock (location, sku, on_hand, available, as_of) VALUES (?, ?, ?, ?, ?)",
         [(x.location, x.sku, x.on_hand, x.available, x.as_of) for x in resp.chain_stock])
