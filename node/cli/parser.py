@@ -17,6 +17,7 @@ from node.cli.common import (
     emit_json,
     quota_share,
 )
+from node.cli.orders import cmd_hand_over, cmd_orders
 from node.cli.reads import cmd_ledger, cmd_lookup, cmd_search
 from node.cli.sales import cmd_expire, cmd_hold, cmd_release, cmd_return, cmd_sell
 from node.cli.setup import cmd_backup, cmd_init, cmd_recover, cmd_run, cmd_status, cmd_sync
@@ -153,6 +154,11 @@ def build_parser(subparsers: argparse._SubParsersAction | None = None) -> argpar
     p = _add(sub, "release-quota", cmd_release_quota, "give unused quota back to the hub", common)
     p.add_argument("sku", metavar="SKU", help="the SKU (or a barcode)")
     p.add_argument("qty", metavar="QTY", help="units to release at most")
+
+    _add(sub, "orders", cmd_orders, "list the web orders the hub asked this store to hand over", common)
+    p = _add(sub, "hand-over", cmd_hand_over, "hand a web order over (picked up, or sent off): out of the hub's "
+             "share, never the store's quota", common)
+    p.add_argument("order_id", metavar="ORDER_ID", help="the web order's id, as `backroom node orders` lists it")
 
     p = _add(sub, "lookup", cmd_lookup,
              "show an item: floor, back, quota, holds, the rest of the chain, incoming", common)
