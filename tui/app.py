@@ -26,6 +26,7 @@ from tui.screens.dialogs import QuitSale
 from tui.screens.forms import OperationForm
 from tui.screens.lookup import LookupScreen
 from tui.screens.menus import Help, StockMenu
+from tui.screens.orders import HandOverScreen
 from tui.screens.sale import SaleScreen
 from tui.widgets.status import StatusBar
 from tui.writer import Writer
@@ -97,9 +98,9 @@ class BackroomApp(App):
         self.push_screen(LookupScreen())
 
     def action_form(self, kind: str) -> None:
-        if isinstance(self.screen, OperationForm):
+        if isinstance(self.screen, (OperationForm, HandOverScreen)):
             self.pop_screen()
-        self.push_screen(OperationForm(kind))
+        self.push_screen(HandOverScreen() if kind == "hand_over" else OperationForm(kind))
 
     def action_stock_menu(self) -> None:
         self.push_screen(StockMenu(), lambda kind: self.action_form(kind) if kind else self._refocus())

@@ -42,7 +42,7 @@ def _display(key: str) -> str:
 HELP = Key("app.help", "f1", None, "Help", "This list of keys (or type ? alone in an empty field).")
 LOOKUP = Key("app.lookup", "f2", "ctrl+b", "In back", "Check in the back: floor, back, holds, the rest of the chain.")
 STOCK = Key("app.stock_menu", "f4", "ctrl+o", "Stock",
-            "Stock work: return, receive a delivery, count, write off, move between bins.")
+            "Stock work: return, receive a delivery, count, write off, move between bins, hand over web orders.")
 QUIT = Key("app.quit", "ctrl+q", None, "Quit", "Close the terminal; an open sale is parked or voided first, as you say.")
 EVERYWHERE = (HELP, LOOKUP, STOCK, QUIT)
 
@@ -66,7 +66,8 @@ BACK = Key("app.back", "escape", None, "Back", "Back to the sale, or close a dia
 
 # Letters in the stock menu (it has no text field, so a letter is only ever a choice).
 STOCK_CHOICES = (("r", "return", "Return"), ("d", "receive", "Receive a delivery"), ("c", "count", "Count a shelf"),
-                 ("w", "write_off", "Write off (damaged, expired, lost)"), ("m", "move", "Move between bins"))
+                 ("w", "write_off", "Write off (damaged, expired, lost)"), ("m", "move", "Move between bins"),
+                 ("h", "hand_over", "Hand over a web order (pick-up, send off)"))
 
 # Keys with no action of their own, listed so the help screen names every key the terminal reads.
 PLAIN = (("Enter", "Scan field: add the scan. Forms: next field. Dialogs: yes / confirm."),
