@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -118,3 +119,160 @@ def draw_within(budget: Mapping[str, int], n: int, rng: random.Random) -> list[s
             pool[i] = pool[-1]
             pool.pop()
     return out
+
+
+_ESCAPE = re.compile(r"\x1b\[([0-9;?<>=]*)[ -/]*([@-~])"  # CSI: a cursor move (H) matters, the rest not
+                     r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
+
+
+class VirtualTerminal:
+    """Just enough of a terminal to read back what an app wrote to it: cursor moves and text.
+
+    A TUI bench times the frame that really shows a change, so it reads the
+    bytes the app hands the terminal rather than trusting the app's own idea
+    of when it painted. Styles and modes are ignored; wide characters take
+    two cells, as a terminal draws them.
+    """
+
+    def __init__(self, width: int, height: int) -> None:
+        from rich.cells import cell_len  # here: the other benches have no use for rich
+
+        self._cell_len = cell_len
+        self.width, self.height = width, height
+        self.cells = [[" "] * width for _ in range(height)]
+        self.x = self.y = 0
+
+    def feed(self, data: str) -> None:
+        pos = 0
+        for m in _ESCAPE.finditer(data):
+            if m.start() > pos:
+                self._text(data[pos:m.start()])
+            pos = m.end()
+            if m.group(2) == "H":  # CSI row;col H, 1-based
+                row, _, col = (m.group(1) or "").partition(";")
+                self.y, self.x = int(row or 1) - 1, int(col or 1) - 1
+            elif m.group(2) == "J" and m.group(1) == "2":
+                self.cells = [[" "] * self.width for _ in range(self.height)]
+        if pos < len(data):
+            self._text(data[pos:])
+
+    def _text(self, text: str) -> None:
+        cell_len = self._cell_len
+        for part in re.split(r"([\r\n])", text):
+            if part == "\n":
+                self.x, self.y = 0, self.y + 1
+            elif part == "\r":
+                self.x = 0
+            elif part and 0 <= self.y < self.height:
+                row = self.cells[self.y]
+                if cell_len(part) == len(part):  # the usual case: one cell a character
+                    end = min(self.x + len(part), self.width)
+                    if end > self.x:
+                        row[self.x:end] = part[:end - self.x]
+                    self.x += len(part)
+                    continue
+                for ch in part:
+                    w = cell_len(ch)
+                    if 0 <= self.x < self.width and w:
+                        row[self.x] = ch
+                        if w == 2 and self.x + 1 < self.width:
+                            row[self.x + 1] = ""
+                    self.x += w
+
+    def lines(self) -> list[str]:
+        return ["".join(r) for r in self.cells]
+
+
+def paint_driver() -> type:
+    """A Textual driver with no terminal in but everything out: the app renders each frame to bytes.
+
+    A headless driver makes the app skip that rendering, which is part of
+    every real frame. Here the bytes are kept with the wall and CPU time they
+    were handed over, to be read back outside the app's time. (Made on call:
+    the other benches have no use for Textual.)
+    """
+    import asyncio
+    from time import perf_counter, process_time
+
+    from textual.drivers.headless_driver import HeadlessDriver
+
+    class PaintDriver(HeadlessDriver):
+        def __init__(self, *args: Any, **kw: Any) -> None:
+            super().__init__(*args, **kw)
+            self.frames: list[tuple[float, float, str]] = []
+            self.wrote = asyncio.Event()
+
+        @property
+        def is_headless(self) -> bool:
+            return False
+
+        def write(self, data: str) -> None:
+            self.frames.append((perf_counter(), process_time(), data))
+            self.wrote.set()
+
+    return PaintDriver
+
+
+class TuiSession:
+    """A Textual app run with `paint_driver()`: keys posted to it, its frames read back as a terminal shows them."""
+
+    def __init__(self, app: Any, size: tuple[int, int]) -> None:
+        self.app = app
+        self.term = VirtualTerminal(*size)
+        self.seen = 0  # frames fed to the virtual terminal so far
+
+    def shows(self, text: str, then: str = "") -> bool:
+        """Whether a line on screen holds `text`, and `then` after it."""
+        return any(text in ln and then in ln[ln.index(text) + len(text):] for ln in self.term.lines())
+
+    def read_all(self) -> None:
+        frames = self.app._driver.frames
+        while self.seen < len(frames):
+            self.term.feed(frames[self.seen][2])
+            self.seen += 1
+
+    async def first_frame(self, test: Any, hint: str, deadline: float) -> tuple[float, float] | None:
+        """(wall, CPU) time of the first unread frame after which `test()` holds; None by the deadline.
+
+        Frames are read back only once one holds `hint` or the app has gone
+        quiet: reading them takes the app's thread, so not after every frame.
+        """
+        import asyncio
+        from time import perf_counter
+
+        driver = self.app._driver
+        frames, checked = driver.frames, self.seen
+        while True:
+            driver.wrote.clear()
+            try:
+                await asyncio.wait_for(driver.wrote.wait(), min(0.1, max(deadline - perf_counter(), 0.001)))
+                quiet = False
+            except TimeoutError:
+                quiet = True
+            while checked < len(frames) and hint not in frames[checked][2]:
+                checked += 1
+            while self.seen < (len(frames) if quiet else min(checked + 1, len(frames))):
+                at, cpu, data = frames[self.seen]
+                self.term.feed(data)
+                self.seen += 1
+                if test():
+                    return at, cpu
+            checked = max(checked, self.seen)
+            if perf_counter() > deadline:
+                return None
+
+    def keys(self, *keys: tuple[str, str | None]) -> None:
+        """Post key events at once, as a terminal's input thread does with what one read brought."""
+        from textual import events
+
+        for key, ch in keys:
+            ev = events.Key(key, ch)
+            ev.set_sender(self.app)
+            self.app.post_message(ev)
+
+    def type(self, text: str, *, enter: bool = False) -> None:
+        """Every character of `text` as a key (as a scanner types), then Enter if asked."""
+        from textual.keys import _character_to_key
+
+        self.keys(*((ch if ch.isalnum() else _character_to_key(ch), ch) for ch in text),
+                  *((("enter", "\r"),) if enter else ()))

@@ -54,3 +54,26 @@ def test_sim_soak_bench_short_form() -> None:
     assert math.isclose(result["ratio"], result["seeds_per_s"] / result["floor_seeds_per_s_without_faults"],
                         rel_tol=2e-2)
     assert "faults injected, by kind" in proc.stdout
+
+
+def test_tui_scan_bench_short_form() -> None:
+    """The terminal's scan bench, short: every scan found on screen, paced and in bursts, beside the floor."""
+    proc = subprocess.run(
+        [sys.executable, "bench/tui_scan.py", "--quick", "--skus", "2000", "--scans", "12", "--bursts", "2",
+         "--burst-len", "5"],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    for who in ("", "floor_"):
+        for key in ("scan_p50_ms", "scan_p99_ms", "burst_p50_ms", "burst_p99_ms", "start_ms"):
+            value = result[who + key]
+            assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, (who + key, value)
+        assert result[who + "scan_p50_ms"] <= result[who + "scan_p99_ms"]
+        assert result[who + "burst_p50_ms"] <= result[who + "burst_p99_ms"]
+    # every scan's line was read back from the painted frames, so every figure is a real paint
+    assert (result["paced_scans"], result["burst_scans"]) == (12, 10)
+    assert result["missed_scans"] == result["floor_missed_scans"] == 0
+    for key in ("scan_p99", "burst_p99", "start"):
+        assert math.isclose(result[f"{key}_ratio"], result[f"{key}_ms"] / result[f"floor_{key}_ms"], rel_tol=1e-2)
+    assert "Backroom sale screen" in proc.stdout and "floor: Input + DataTable" in proc.stdout
