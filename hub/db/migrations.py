@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, insert, inspect, select
 
-from hub.db.schema import metadata, reservations, schema_migrations, transfers
+from hub.db.schema import (
+    BALANCER_TABLES, metadata, positions, release_requests, reservations, schema_migrations, transfers,
+)
 from hub.db.transactions import transact
 
 
@@ -53,8 +55,18 @@ def _m6_order_fulfilment(conn: Connection) -> None:
         next(i for i in reservations.indexes if i.name == "reservations_to_hand_over").create(conn)
 
 
+def _m7_balancer(conn: Connection) -> None:
+    """The balancer's tables (a fresh database has them from _m1), and indexes for what it reads: a SKU's
+    positions at every location, and the open release requests (a store's pull reads its own too)."""
+    metadata.create_all(conn, tables=[metadata.tables[t] for t in BALANCER_TABLES], checkfirst=True)
+    for table, index in ((positions, "positions_sku"), (release_requests, "release_requests_open")):
+        if index not in {i["name"] for i in inspect(conn).get_indexes(table.name)}:
+            next(i for i in table.indexes if i.name == index).create(conn)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
-    _m1, _m2_transfers, _m3_feed_positions, _m4_wide_figures, _m5_longer_idempotency_keys, _m6_order_fulfilment]
+    _m1, _m2_transfers, _m3_feed_positions, _m4_wide_figures, _m5_longer_idempotency_keys, _m6_order_fulfilment,
+    _m7_balancer]
 
 
 def migrate(engine: Engine, now: str) -> int:

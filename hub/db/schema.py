@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
+    BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
 )
 
 from sync.kinds import Policy
@@ -49,6 +49,7 @@ positions = Table(
     Column("reserved", BigInteger, nullable=False, default=0),
     Column("shortfall", BigInteger, nullable=False, default=0),
     Column("safety_buffer", BigInteger, nullable=False, default=0),
+    Index("positions_sku", "sku"),  # a SKU at every location (the balancer, the web shop's sourcing)
 )
 
 opening_stock = Table(
@@ -98,6 +99,7 @@ release_requests = Table(
     Column("status", String(16), nullable=False, default="open"),  # open | answered
     Column("released", Integer),
     Column("created_at", String(40), nullable=False),
+    Index("release_requests_open", "status", "store_id"),  # the open ones (the balancer; a store's pull)
 )
 
 reservations = Table(
@@ -174,6 +176,137 @@ transfers = Table(
     Column("sent_at", String(40), nullable=False),
     Index("transfers_to", "to_location", "status"),
 )
+
+# -- the balancer (hub/service/balance*.py): ops' settings for it, its runs, what it keeps between passes --
+
+balance_pins = Table(  # ops pinned a store's quota of a SKU: the balancer moves no quota there
+    "balance_pins", metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("quota", BigInteger, nullable=False),
+    Column("at", String(40), nullable=False),
+)
+
+balance_off = Table(  # the balancer switched off for a whole store or a whole SKU
+    "balance_off", metadata,
+    Column("scope", String(8), primary_key=True),  # store | sku
+    Column("key", String(64), primary_key=True),
+    Column("at", String(40), nullable=False),
+)
+
+promos = Table(  # the promo calendar: a SKU (or all) at a store (or all) sells `factor` times its rate
+    "promos", metadata,
+    Column("promo_id", String(64), primary_key=True),
+    Column("sku", String(64)),
+    Column("store_id", String(32)),
+    Column("starts_at", String(40), nullable=False),
+    Column("ends_at", String(40), nullable=False),
+    Column("factor", Float, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+
+balance_runs = Table(
+    "balance_runs", metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),  # the hub process that ran it
+    Column("started_at", String(40), nullable=False),
+    Column("finished_at", String(40)),
+    Column("status", String(16), nullable=False),  # running | done | failed
+    Column("full", Boolean, nullable=False),  # every SKU planned, or only the spots that changed
+    Column("feed_cursor", BigInteger, nullable=False),  # the changefeed position it had read to
+    Column("spots", Integer, nullable=False, default=0),  # spots planned
+    Column("grants", Integer, nullable=False, default=0),
+    Column("releases", Integer, nullable=False, default=0),
+    Column("transfers", Integer, nullable=False, default=0),
+    Column("skipped", Integer, nullable=False, default=0),  # moves the hub's records no longer allowed
+    Column("message", Text),
+    Index("balance_runs_started", "started_at"),
+)
+
+balance_moves = Table(  # every move a run (or a store's pull) made, why, and what became of it
+    "balance_moves", metadata,
+    Column("move_id", String(96), primary_key=True),
+    Column("run_id", String(64)),  # None: a top-up made in a store's pull
+    Column("kind", String(16), nullable=False),  # grant | release | transfer
+    Column("store_id", String(32), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("source", String(32)),  # a transfer's source
+    Column("reason", Text, nullable=False),
+    Column("outcome", String(16), nullable=False),  # granted | asked | proposed | skipped
+    Column("ref", String(128)),  # the grant id, release request id or transfer proposal id; why, if skipped
+    Column("at", String(40), nullable=False),
+    Index("balance_moves_run", "run_id"),
+)
+
+transfer_proposals = Table(  # physical moves the balancer suggests; ops accept or dismiss them
+    "transfer_proposals", metadata,
+    Column("proposal_id", String(64), primary_key=True),
+    Column("from_location", String(32), nullable=False),
+    Column("to_location", String(32), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # open | accepted | dismissed | superseded
+    Column("created_at", String(40), nullable=False),
+    Column("decided_at", String(40)),
+    Index("transfer_proposals_open", "status", "sku"),
+)
+
+leases = Table(  # a job that runs in one hub process at a time, whichever holds its lease
+    "leases", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128)),  # None: nobody is running it now
+    Column("expires_at", String(40), nullable=False),  # the holder's claim lapses then
+)
+
+store_contacts = Table(  # when the hub heard from each store (pulls and pushes), as intervals
+    "store_contacts", metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("since", String(40), primary_key=True),
+    Column("until", String(40), nullable=False),
+)
+
+balance_sales = Table(  # walk-in units sold less returned, per store, SKU and hour, over the history
+    "balance_sales", metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("hour", String(40), primary_key=True),
+    Column("units", Integer, nullable=False),
+    Index("balance_sales_sku", "sku"),
+)
+
+balance_stores = Table(  # how far the balancer has read each store
+    "balance_stores", metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("seq", BigInteger, nullable=False),  # its entries are in balance_sales up to this one
+    Column("refreshed_at", String(40), nullable=False),  # its forecasts were last all made then
+)
+
+balance_demand = Table(  # each spot's forecast walk-ins over the balancer's window, as last made
+    "balance_demand", metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("demand", Float, nullable=False),
+    Index("balance_demand_sku", "sku"),
+)
+
+balance_watch = Table(  # spots near a top-up: a store's pull plans them if quota + in flight <= below
+    "balance_watch", metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("sku", String(64), primary_key=True),
+    Column("below", BigInteger, nullable=False),
+)
+
+balance_dirty = Table(  # what ops changed since the last pass: "sku:X", "store:S", or "*" (everything)
+    "balance_dirty", metadata,
+    Column("key", String(100), primary_key=True),
+)
+
+BALANCER_TABLES = ("balance_pins", "balance_off", "promos", "balance_runs", "balance_moves", "transfer_proposals",
+                   "leases", "store_contacts", "balance_sales", "balance_stores", "balance_demand", "balance_watch",
+                   "balance_dirty")
 
 schema_migrations = Table(
     "schema_migrations", metadata,
