@@ -1,8 +1,8 @@
-"""The sale's lines and the table that shows them.
+"""The sale's lines and how they are shown.
 
-The table's columns are as wide as the largest figure they may hold (a line
-of the store's maximum quantity at the dearest price a unit may have), so no
-figure is ever cut; the item's name takes the rest of the width.
+The columns are as wide as the largest figure they may hold (a line of the
+store's maximum quantity at the dearest price a unit may have), so no figure
+is ever cut; the item's name takes the rest of the width.
 """
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from textual.widgets import DataTable
-
 from node.bounds import MAX_UNIT_PRICE, MAX_UNITS
 from node.present import money
 from node.rules import SaleLine
+from tui.widgets.cartview import CartView
 
 LOW_QUOTA = 2  # a line whose store quota (after this sale) is at or below this is flagged
 
@@ -48,21 +47,12 @@ def columns(width: int, max_line_qty: int) -> list[tuple[str, int]]:
 
 
 class CartTable:
-    """Keeps a DataTable in line with the cart, touching only rows that changed.
+    """Shows the cart in a CartView: one row per line, as wide as `columns` says."""
 
-    A scan must paint at once however long the sale is, so the table is never
-    rebuilt: new lines are appended, voided ones removed, and only cells whose
-    text changed are updated. (Fixed column widths also matter: a DataTable
-    that grows a column after a clear() keeps painting the narrower cells it
-    cached.)
-    """
-
-    def __init__(self, table: DataTable, width: int, max_line_qty: int) -> None:
-        self.table = table
+    def __init__(self, view: CartView, width: int, max_line_qty: int) -> None:
+        self.view = view
         self.cols = columns(width, max_line_qty)
-        for label, w in self.cols:
-            table.add_column(label, width=w)
-        self.shown: dict[str, tuple[str, ...]] = {}
+        view.columns = self.cols
 
     def cells(self, ln: CartLine, sold: dict[str, int]) -> tuple[str, ...]:
         left = ln.quota - sold.get(ln.sku, 0)
@@ -78,25 +68,9 @@ class CartTable:
         return (name[: self.cols[0][1]], str(ln.qty), money(ln.unit_price), money(ln.qty * ln.unit_price), quota)
 
     def show(self, cart: list[CartLine], select: int | None = None) -> None:
-        t = self.table
-        row = t.cursor_row if select is None else select
+        row = self.view.cursor_row if select is None else select
         sold: dict[str, int] = {}
         for ln in cart:
             if ln.hold_id is None:
                 sold[ln.sku] = sold.get(ln.sku, 0) + ln.qty
-        wanted = {ln.key: self.cells(ln, sold) for ln in cart}
-        for key in [k for k in self.shown if k not in wanted]:
-            t.remove_row(key)
-            del self.shown[key]
-        keys = [c.key for c in t.ordered_columns]
-        for key, cells in wanted.items():
-            shown = self.shown.get(key)
-            if shown is None:
-                t.add_row(*cells, key=key)
-            elif shown != cells:
-                for col, old_text, new_text in zip(keys, shown, cells, strict=True):
-                    if old_text != new_text:
-                        t.update_cell(key, col, new_text)
-            self.shown[key] = cells
-        if cart:
-            t.move_cursor(row=max(0, min(row, len(cart) - 1)))
+        self.view.show([self.cells(ln, sold) for ln in cart], max(0, min(row, len(cart) - 1)))

@@ -14,8 +14,10 @@ from time import perf_counter
 
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import Footer, Input, Label, Static
 
 from node.entry import read_entry
 from node.errors import StoreError
@@ -25,6 +27,18 @@ from tui import keys
 from tui.screens.cart import CartLine, CartTable
 from tui.screens.dialogs import Confirm, Quantity, Recall
 from tui.screens.paying import Paying
+from tui.widgets.cartview import CartView
+
+
+class ScanField(Input):
+    """An Input that does not lay the screen out again for every character a scanner types.
+
+    Input's virtual width follows its text, and a virtual size is a layout
+    reactive: a scan's 13 to 40 characters were as many layouts of the whole
+    screen. The field's size is the stylesheet's, and a scan fits in it.
+    """
+
+    virtual_size = Reactive(Size(0, 0), layout=False)
 
 
 class SaleScreen(Paying, Screen):
@@ -44,17 +58,17 @@ class SaleScreen(Paying, Screen):
 
     def compose(self) -> ComposeResult:
         yield Label("", id="title")
-        yield DataTable(id="lines", cursor_type="row", zebra_stripes=True)
+        yield CartView(id="lines")
         yield Label("", id="totals")
         yield Static("", id="message")
-        yield Input(placeholder="Scan, or type a SKU (3* before a scan = 3 of it; ? = keys)", id="scan")
+        yield ScanField(placeholder="Scan, or type a SKU (3* before a scan = 3 of it; ? = keys)", id="scan")
         yield self.app.make_status_bar()
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         till = self.app.till
         self.limits = till.limits
-        self.table = CartTable(self.query_one("#lines", DataTable), self.app.size.width, self.limits.max_line_qty)
+        self.table = CartTable(self.query_one("#lines", CartView), self.app.size.width, self.limits.max_line_qty)
         self.query_one("#title", Label).update(f"Sale · {self.app.store_name}")
         self.refresh_lines()
         self._bring_back_open_sale()
@@ -69,7 +83,9 @@ class SaleScreen(Paying, Screen):
 
     def say(self, text: str, *, error: bool = False) -> None:
         msg = self.query_one("#message", Static)
-        msg.update(text)
+        # The message grows for a long text: lay the screen out only when it may need other than one line.
+        one_line = msg.size.width - 2
+        msg.update(text, layout=len(text) > one_line or len(str(msg.content)) > one_line)
         msg.set_class(error, "-error")
         if error:
             self.app.bell()
@@ -210,11 +226,11 @@ class SaleScreen(Paying, Screen):
     # -- line actions -------------------------------------------------------------
 
     def _selected(self) -> int | None:
-        t = self.query_one("#lines", DataTable)
+        t = self.query_one("#lines", CartView)
         return t.cursor_row if self.cart and 0 <= t.cursor_row < len(self.cart) else None
 
     def action_cursor(self, step: int) -> None:
-        t = self.query_one("#lines", DataTable)
+        t = self.query_one("#lines", CartView)
         if self.cart:
             t.move_cursor(row=max(0, min(t.cursor_row + step, len(self.cart) - 1)))
 

@@ -31,6 +31,7 @@ class StatusBar(Static):
         self.terminal = terminal
         self.clerk = clerk
         self.state: dict = {}
+        self._painted = ""
         self.since = clock()  # how long "connecting" has lasted, for a store that never synced
 
     def on_mount(self) -> None:
@@ -56,10 +57,11 @@ class StatusBar(Static):
             return  # nothing read yet: an empty state would read as "no hub"
         link, sync, alarm = self.describe(self.state)
         self.set_class(alarm, "-offline")
-        self.update(
-            f"{link} · {sync} │ {self.state.get('store_id') or '?'} │ "
-            f"{self.terminal} {self.clerk} │ {self.clock().astimezone().strftime('%H:%M:%S')}"
-        )
+        text = (f"{link} · {sync} │ {self.state.get('store_id') or '?'} │ "
+                f"{self.terminal} {self.clerk} │ {self.clock().astimezone().strftime('%H:%M:%S')}")
+        if text != self._painted:  # a poll that changed nothing repaints nothing
+            self._painted = text
+            self.update(text, layout=False)  # one line, always: laying the screen out again is a scan's frame
 
     def describe(self, st: dict) -> tuple[str, str, bool]:
         """(link, sync figures, whether it is an alarm): red only for what a clerk must act on."""
