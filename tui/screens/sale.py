@@ -200,8 +200,15 @@ class SaleScreen(Paying, Screen):
             self._saving_open = False
             if self._open_dirty and not self.busy:
                 self.cart_changed()
-        self.app.writer.submit(lambda node, sale_id, lines: node.park_sale(sale_id, lines, open_=True),
-                               self.sale_id, self._lines(), done=saved, failed=saved)
+
+        def save() -> None:
+            if self.busy:  # paid or parked since: that write says what becomes of this sale
+                self._saving_open = False
+                return
+            self.app.writer.submit(lambda node, sale_id, lines: node.park_sale(sale_id, lines, open_=True),
+                                   self.sale_id, self._lines(), done=saved, failed=saved)
+        # After the frame that shows the change: the write's thread then does not compete with the paint.
+        self.app.call_after_refresh(save)
 
     def _bring_back_open_sale(self) -> None:
         found = self.app.till.open_sale()
