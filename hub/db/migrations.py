@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Engine, insert, inspect, select
 
 from hub.db.schema import (
-    BALANCER_TABLES, metadata, positions, release_requests, reservations, schema_migrations, transfers,
+    BALANCER_TABLES, metadata, positions, release_requests, reports, reservations, schema_migrations, transfers,
 )
 from hub.db.transactions import transact
 
@@ -64,9 +64,16 @@ def _m7_balancer(conn: Connection) -> None:
             next(i for i in table.indexes if i.name == index).create(conn)
 
 
+def _m8_reports(conn: Connection) -> None:
+    """The nightly report: each store's time zone (its business day), and every issue of a report kept."""
+    if "tz" not in {c["name"] for c in inspect(conn).get_columns("locations")}:
+        conn.exec_driver_sql("ALTER TABLE locations ADD COLUMN tz VARCHAR(64) NOT NULL DEFAULT 'UTC'")
+    reports.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _m1, _m2_transfers, _m3_feed_positions, _m4_wide_figures, _m5_longer_idempotency_keys, _m6_order_fulfilment,
-    _m7_balancer]
+    _m7_balancer, _m8_reports]
 
 
 def migrate(engine: Engine, now: str) -> int:

@@ -20,6 +20,7 @@ locations = Table(
     Column("next_grant_no", BigInteger, nullable=False, default=1),
     Column("last_seen", String(40)),
     Column("blocked", Boolean, nullable=False, default=False),  # open divergence: no grants
+    Column("tz", String(64), nullable=False, default="UTC", server_default="UTC"),  # IANA zone: the store's business day (the report)
 )
 
 items = Table(
@@ -307,6 +308,20 @@ balance_dirty = Table(  # what ops changed since the last pass: "sku:X", "store:
 BALANCER_TABLES = ("balance_pins", "balance_off", "promos", "balance_runs", "balance_moves", "transfer_proposals",
                    "leases", "store_contacts", "balance_sales", "balance_stores", "balance_demand", "balance_watch",
                    "balance_dirty")
+
+# -- the nightly report (hub/report/, hub/service/reports.py) --
+
+reports = Table(  # every issue of a report: a business date's, for the chain or one store, revised as entries arrive
+    "reports", metadata,
+    Column("business_date", String(10), primary_key=True),  # YYYY-MM-DD, each store's local day
+    Column("scope", String(32), primary_key=True),  # "chain", or a store's id
+    Column("revision", Integer, primary_key=True),  # 1, then one more each time late entries re-issue it
+    Column("made_at", String(40), nullable=False),
+    Column("partial", Boolean, nullable=False),  # some store's day had not all arrived
+    Column("seen", Text, nullable=False),  # JSON {store: last sequence the hub held}: what it was made from
+    Column("figures", Text, nullable=False),  # the report's JSON (hub/report/model.py)
+    Column("html", Text, nullable=False),
+)
 
 schema_migrations = Table(
     "schema_migrations", metadata,
