@@ -22,11 +22,18 @@ Small differences are left alone: a grant waits until the quota falls below
 `1 - hysteresis` of its target, a release until it rises above `release_above`
 times the target, and no move is smaller than `min_move`. A plan's moves
 bring every store inside those bands, so planning again over the state the
-moves leave behind moves nothing.
+moves leave behind (grants in flight or applied, releases pending, transfers
+ordered or arrived) moves nothing. Only a release once answered can bring
+more: as many units as it made central may then go to a store that runs
+out, which they could not before (a transfer the hub orders comes out of
+the hub's share).
 
-The hub passes millions of spots, so `plan` works on plain tuples in `Spot`'s
-field order (a `Spot` is turned into one); a tuple costs a fraction of a
-frozen dataclass to make, and far less to read.
+The hub passes millions of spots, so `plan` takes plain tuples in `Spot`'s
+field order as well as `Spot`s: a tuple costs a fraction of a frozen
+dataclass to make, and far less to read. The work is one lean pass per spot;
+only the stores outside their bands, and SKUs that are scarce or have a
+store running out, get a second look. SKUs are planned independently, so
+the spots may be split by SKU across processes and the moves joined.
 """
 
 from __future__ import annotations
@@ -34,9 +41,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import timedelta
+from itertools import groupby
 from math import ceil
-from operator import attrgetter
-
+from operator import attrgetter, itemgetter
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,10 @@ class BalanceSettings:
     min_move: int = 2
     hysteresis: float = 0.25  # a grant waits until quota is below (1 - hysteresis) of its target
     release_above: float = 2.0  # a release waits until quota is above this many times its target
+
+    def __post_init__(self) -> None:
+        if self.min_move < 1 or not 0.0 <= self.hysteresis < 1.0 or self.release_above < 1.0:
+            raise ValueError(f"min_move >= 1, 0 <= hysteresis < 1 and release_above >= 1, not {self}")
 
     @property
     def window(self) -> timedelta:
@@ -93,26 +104,51 @@ def plan(spots: Iterable[Spot | tuple], settings: BalanceSettings = BalanceSetti
     """The moves that bring every store's quota toward its demand, SKU by SKU.
 
     `spots` are `Spot`s or plain tuples in `Spot`'s field order (trailing
-    defaults may be left off). `web_demand` is the web shop's expected units
-    per SKU, chain-wide, over the same window as `Spot.demand`; the
-    balancer keeps that much central before it counts stock as sitting.
+    defaults may be left off; full ones are fastest, and fastest of all when
+    each SKU's spots come together). `web_demand` is the web shop's expected
+    units per SKU, chain-wide, over the same window as `Spot.demand`: that much
+    stays central, and under scarcity the web shares with the stores by rate.
     """
-    by_sku: dict[str, list] = {}
-    get = by_sku.get
-    for s in spots:
-        if type(s) is not tuple:
-            s = _as_row(s)
-        elif len(s) < _WIDTH:
-            s = s + _DEFAULTS[len(s):]
-        rows = get(s[1])
-        if rows is None:
-            by_sku[s[1]] = rows = []
-        rows.append(s)
+    spots = spots if isinstance(spots, list) else list(spots)
+    try:
+        by_sku = _by_sku(spots, _SKU)
+    except TypeError:  # not all of them tuples
+        by_sku = _by_sku(spots, _sku_of)
     web = web_demand or {}
     moves: list[Move] = []
     for sku, rows in by_sku.items():
-        _plan_sku(sku, rows, settings, float(web.get(sku, 0.0)), moves)
+        planned = len(moves)
+        try:
+            _plan_sku(sku, rows, settings, float(web.get(sku, 0.0)), moves)
+        except (TypeError, ValueError):  # a Spot, or a tuple short of the trailing defaults
+            del moves[planned:]
+            _plan_sku(sku, [_as_tuple(r) for r in rows], settings, float(web.get(sku, 0.0)), moves)
     return moves
+
+
+def _by_sku(spots: list, sku_of) -> dict[str, list]:
+    """The spots of each SKU together; a run of one SKU is taken whole (the hub reads them ordered)."""
+    by_sku: dict[str, list] = {}
+    for sku, run in groupby(spots, sku_of):
+        rows = by_sku.get(sku)
+        if rows is None:
+            by_sku[sku] = list(run)
+        else:
+            rows.extend(run)
+    return by_sku
+
+
+_SKU = itemgetter(1)
+
+
+def _sku_of(s: Spot | tuple) -> str:
+    return s[1] if type(s) is tuple else s.sku
+
+
+def _as_tuple(s: Spot | tuple) -> tuple:
+    if type(s) is not tuple:
+        return _as_row(s)
+    return s + _DEFAULTS[len(s):] if len(s) < _WIDTH else s
 
 
 _DEFAULTS = tuple(f.default for f in fields(Spot))
@@ -120,108 +156,140 @@ _WIDTH = len(SPOT_FIELDS)
 
 
 def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, moves: list[Move]) -> None:
-    min_move, low, keep_up, release_above = st.min_move, 1.0 - st.hysteresis, 1.0 + st.hysteresis, st.release_above
-    # Stores the balancer may move, as [location, quota it will have, units, promisable, demand, unused quota].
-    stores: list[list] = []
-    warehouses: list[list] = []  # [location, promisable]
-    fixed_free = 0  # promisable where no quota moves: warehouses, pinned and switched-off stores
+    low, release_above = 1.0 - st.hysteresis, st.release_above
+    # One lean pass (it runs once a spot): the stores whose quota is outside its band, as (location,
+    # quota it will have, units, promisable, demand, unused quota, target, the demand's full target).
+    near: list[tuple] = []
+    fixed_free = surplus = 0  # what could serve the web: promisable where no quota moves, units past targets
     for (loc, _, kind, _, quota, _, in_flight, hub_share, _, buffer, demand, pinned, off, asked, incoming) in rows:
-        free = hub_share - buffer if hub_share > buffer else 0
         if kind != "store" or pinned is not None or off:
-            fixed_free += free
-            if kind != "store" and not off:
-                warehouses.append([loc, free])
+            if hub_share > buffer:
+                fixed_free += hub_share - buffer  # the web may draw on it; the balancer moves none of its quota
             continue
+        has = quota + in_flight + incoming - asked
+        target = ceil(demand - 1e-9) if demand > 0 else 0
         # Units count wherever they are, whichever share holds them: a grant or a release only moves
         # units between a store's shares, so the sharing under scarcity stays as it was.
-        units = quota + in_flight + incoming + hub_share - buffer
-        stores.append([loc, quota + in_flight + incoming - asked, units if units > 0 else 0, free, demand,
-                       quota - asked])
-    ratio = _fill(stores, fixed_free, web)
-    hours = st.window.total_seconds() / 3600
-    window = _span(st.window)
-    granted = [0] * len(stores)
-    targets = [0] * len(stores)
-    for i, (loc, has, units, free, demand, unused) in enumerate(stores):
-        if demand <= 0:
-            target = 0
-        elif ratio >= 1.0:
-            target = ceil(demand - 1e-9)
-        else:
-            target = min(units, int(ratio * demand + 0.5))
-        targets[i] = target
-        if has < target * low:
-            qty = min(max(target - has, min_move), free)
-            if qty >= min_move:
-                granted[i] = qty
-                moves.append(Move("grant", sku, qty, loc, reason=(
-                    f"{loc} sells {demand / hours:.1f}/h; {window} needs {target}, has {has}")))
-        elif has > release_above * target:
-            qty = min(has - ceil(target * keep_up), unused)
-            if qty >= min_move:
-                moves.append(Move("release", sku, qty, loc, reason=(
-                    f"{loc} sells {demand / hours:.1f}/h; {window} needs {target}, has {has}: "
-                    f"asked to give back {qty}")))
-    short = []
-    for i, (loc, has, units, free, demand, _) in enumerate(stores):
-        if demand <= 0:
-            continue
-        want = ceil(demand - 1e-9) if ratio >= 1.0 else int(ratio * demand + 0.5)
-        after = has + granted[i]
-        lack = want - after - (free - granted[i])
-        if lack >= min_move and after < want * low:
-            short.append((after / want, loc, lack, want, after))
-    if not short:
-        return
-    # Stock sits where a location has far more than its own demand; the web's share stays central.
-    sources = [w for w in warehouses if w[1] >= min_move]
-    for i, (loc, has, units, free, demand, _) in enumerate(stores):
-        target = targets[i]
-        if units > release_above * target:
-            offer = min(free - granted[i], units - ceil(target * keep_up))
-            if offer >= min_move:
-                sources.append([loc, offer])
-    spare = int(sum(w[1] for w in warehouses) + sum(s[3] for s in stores) - sum(granted) - ratio * web)
-    sources.sort(key=lambda s: (-s[1], s[0]))
-    short.sort()
-    for _, dest, lack, want, after in short:
-        for src in sources:
-            qty = min(lack, src[1], spare)
-            if qty < min_move:
-                continue
-            src[1] -= qty
-            spare -= qty
-            lack -= qty
-            moves.append(Move("transfer", sku, qty, dest, source=src[0], reason=(
-                f"{src[0]} has {sku} sitting; {dest} needs {want} over {window}, has {after}")))
-            if lack < min_move:
-                break
+        units = has + asked + hub_share - buffer
+        if units > target:
+            surplus += units - target
+        if has < target * low or has > release_above * target:
+            near.append((loc, has, units if units > 0 else 0, hub_share - buffer if hub_share > buffer else 0,
+                         demand, quota - asked, target, target))
+    ratio = 1.0
+    if web > 0 and fixed_free + surplus < web:
+        ratio, near = _scarce(rows, st, fixed_free, web)
+    short, granted = _grants_and_releases(sku, near, st, moves)
+    if short:
+        _transfers(sku, rows, short, granted, ratio, web, st, moves)
 
 
-def _fill(stores: list[list], fixed_free: int, web: float) -> float:
-    """The share of its demand every claimant gets: 1.0 unless the units cannot cover all of it.
-
-    Claimants are each store's walk-ins (at most the units at that store: quota only moves
-    within a store) and the web shop; the ratio r solves
-    supply = sum(min(units, r * demand)) + r * web, found by walking the stores in the order
-    their units run out.
-    """
-    if web <= 0:
-        return 1.0
+def _scarce(rows: list[tuple], st: BalanceSettings, fixed_free: int, web: float) -> tuple[float, list[tuple]]:
+    """The share of demand every claimant gets, and the stores near a move at that share."""
+    low, release_above = 1.0 - st.hysteresis, st.release_above
+    stores = [(loc, quota + in_flight + incoming - asked, max(0, quota + in_flight + incoming + hub_share - buffer),
+               hub_share - buffer if hub_share > buffer else 0, demand, quota - asked)
+              for (loc, _, kind, _, quota, _, in_flight, hub_share, _, buffer, demand, pinned, off, asked, incoming)
+              in rows if kind == "store" and pinned is None and not off]
     supply = fixed_free + sum(s[2] for s in stores)
-    if supply - sum(min(s[2], ceil(s[4] - 1e-9)) for s in stores if s[4] > 0) >= web:
-        return 1.0
-    by_run_out = sorted((s[2] / s[4], s[2], s[4]) for s in stores if s[4] > 0)
-    capped, rate = 0.0, web + sum(d for _, _, d in by_run_out)
+    ratio = _fill([(s[2], s[4]) for s in stores if s[4] > 0], supply, web)
+    near = []
+    for loc, has, units, free, demand, unused in stores:
+        want = int(ratio * demand + 0.5)
+        target = min(units, want)
+        if has < target * low or has > release_above * target:
+            near.append((loc, has, units, free, demand, unused, target, want))
+    return ratio, near
+
+
+def _fill(claims: list[tuple[int, float]], supply: int, web: float) -> float:
+    """r such that supply == sum(min(units, r * demand)) + r * web: each claimant's share of its demand.
+
+    The claimants are each store's walk-ins, which get at most the units at that store
+    (quota only moves within a store), and the web. Stores are taken in the order their
+    units run out as r grows; past that point a store's claim is its units.
+    """
+    capped, rate = 0, web + sum(d for _, d in claims)
     ratio = supply / rate
-    for run_out, units, demand in by_run_out:
-        ratio = (supply - capped) / rate
+    for run_out, units, demand in sorted((u / d, u, d) for u, d in claims):
         if ratio <= run_out:
             break
         capped += units
         rate -= demand
         ratio = (supply - capped) / rate
     return min(1.0, max(0.0, ratio))
+
+
+def _grants_and_releases(sku: str, near: list[tuple], st: BalanceSettings,
+                         moves: list[Move]) -> tuple[list[tuple], dict[str, int]]:
+    """Grants and release requests for the stores near a move; and the stores still short after them."""
+    min_move, low, keep_up, release_above = st.min_move, 1.0 - st.hysteresis, 1.0 + st.hysteresis, st.release_above
+    short: list[tuple] = []
+    granted: dict[str, int] = {}
+    hours, window = st.window.total_seconds() / 3600, _span(st.window)
+    for loc, has, units, free, demand, unused, target, want in near:
+        if has < target * low:
+            qty = min(max(target - has, min_move), free)
+            if qty >= min_move:
+                granted[loc] = qty
+                moves.append(Move("grant", sku, qty, loc, reason=(
+                    f"{loc} sells {demand / hours:.1f}/h; {window} needs {target}, has {has}")))
+            else:
+                qty = 0
+            after = has + qty
+            # Short even with all of its own hub share: only stock from elsewhere helps.
+            if want - after - (free - qty) >= min_move and after < want * low:
+                short.append((after / want, loc, want - after - (free - qty), want, after))
+        elif has > release_above * target:
+            qty = min(has - ceil(target * keep_up), unused)
+            if qty >= min_move:
+                moves.append(Move("release", sku, qty, loc, reason=(
+                    f"{loc} sells {demand / hours:.1f}/h; {window} needs {target}, has {has}: "
+                    f"asked to give back {qty}")))
+    return short, granted
+
+
+def _transfers(sku: str, rows: list[tuple], short: list[tuple], granted: dict[str, int], ratio: float, web: float,
+               st: BalanceSettings, moves: list[Move]) -> None:
+    """Propose moving stock from where it sits to the stores short even with all of their own hub share.
+
+    Stock sits at a warehouse, and at a store with more than `release_above` times its
+    demand; a store keeps what a release would leave it. The web's share of the hub's
+    units stays where it is: only what is `spare` past it may move.
+    """
+    min_move, keep_up, release_above = st.min_move, 1.0 + st.hysteresis, st.release_above
+    sources = []
+    spare = -ratio * web - sum(granted.values())
+    for (loc, _, kind, _, quota, _, in_flight, hub_share, _, buffer, demand, pinned, off, asked, incoming) in rows:
+        if hub_share > buffer:
+            spare += hub_share - buffer
+        if off or pinned is not None:
+            continue
+        offer = hub_share - buffer - granted.get(loc, 0)
+        if kind == "store":
+            target = 0 if demand <= 0 else ceil(demand - 1e-9) if ratio >= 1.0 else int(ratio * demand + 0.5)
+            units = quota + in_flight + incoming + hub_share - buffer
+            if units <= release_above * target:
+                continue
+            offer = min(offer, units - ceil(target * keep_up))
+        if offer >= min_move:
+            sources.append([kind == "store", -offer, loc])  # a warehouse first: its stock only waits to be sent
+    sources.sort()
+    spare = int(spare)
+    window = _span(st.window)
+    short.sort()
+    for _, dest, lack, want, after in short:
+        for src in sources:
+            qty = min(lack, -src[1], spare)
+            if qty < min_move:
+                continue
+            src[1] += qty
+            spare -= qty
+            lack -= qty
+            moves.append(Move("transfer", sku, qty, dest, source=src[2], reason=(
+                f"{src[2]} has {sku} sitting; {dest} needs {want} over {window}, has {after}")))
+            if lack < min_move:
+                break
 
 
 def _span(td: timedelta) -> str:
