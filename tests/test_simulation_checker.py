@@ -78,6 +78,30 @@ def _plan_loses_an_entry(seqs_and_hashes: object, next_seq: int, held: object) -
     return type(plan)(plan.new[:-1], plan.duplicates, plan.next_seq) if plan.new else plan  # said taken, never kept
 
 
+_hand_over = node_rules.hand_over
+
+
+def _hand_over_from_quota(balances: dict, order_id: str, order: object, *, already_applied: bool) -> object:
+    # The web order's units taken out of the store's quota first, as a write-off's are, instead of the
+    # hub's share that the order reserved.
+    plan = _hand_over(balances, order_id, order, already_applied=already_applied)  # its refusals as before
+    c = plan.entries[0].change
+    b = balances[c.sku]
+    wrong = node_rules.Plan.over(balances, [c.sku])
+    wrong.post(node_rules.Change(c.kind, c.sku, c.qty, c.bins, quota_delta=-min(b.quota, c.qty), ref=c.ref,
+                                 detail=c.detail))
+    return wrong
+
+
+def _cancel_handed_over(pos: hub_rules.Position, r: hub_rules.Reservation) -> bool:
+    if r.status == "cancelled":
+        return False
+    pos.reserved -= r.qty  # an order handed over is cancelled too: its units come back that left
+    pos.credit_hub(r.qty)
+    r.status = "cancelled"
+    return True
+
+
 # plant -> (the module, the rule it replaces, the bug, words the checker's report must contain)
 PLANTS: dict[str, tuple[object, str, Callable, str]] = {
     "grant_from_nowhere": (hub_rules, "grant", _grant_from_nowhere, "!= quota"),
@@ -88,6 +112,9 @@ PLANTS: dict[str, tuple[object, str, Callable, str]] = {
     "expire_orders_too": (hub_rules, "expire", _expire_orders_too, "open reservations and orders|has expired since"),
     "batch_loses_an_entry": (hub_rules, "plan_batch", _plan_loses_an_entry, "next_seq"),
     "grant_past_the_shelf": (node_rules, "apply_grant", _grant_past_the_shelf, "a promise no unit backs"),
+    "hand_over_from_quota": (node_rules, "hand_over", _hand_over_from_quota, "a hand-over is out of the hub's share"),
+    "cancel_handed_over": (hub_rules, "cancel_order", _cancel_handed_over,
+                           "was done and is cancelled now|open reservations and orders|negative"),
 }
 
 

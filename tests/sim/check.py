@@ -11,8 +11,10 @@ Per SKU, with S the stores and L every location:
         Σ_L (hub_share + in_flight + reserved - shortfall)     the hub's side, as the hub has it
       + Σ_S (quota + held) + Σ_S pending                       the stores' side, as each node has it
       + sold + written_off + counted_down + in_transit         the world's tally of what happened
+      + shipped                                                (web orders handed over or sent off)
       + Σ on_hand_delta of entries a restore destroyed         (their events happened; no book has them)
      == opening + received + returned + counted_up
+      + phantom                                                (warehouse shipments a restored hub forgot)
 
     `pending` is the hub-side delta (`on_hand - quota - held`) of a store's
     entries past the hub's copy. A rogue store's own books are added on
@@ -27,7 +29,8 @@ Per SKU, with S the stores and L every location:
     of the store's ledger, entry for entry (same content hash), unless the
     hub recorded a divergence; `next_seq` never goes back but for a restore
     of the hub. A store applies each grant once and answers each release
-    request once.
+    request once, and hands each web order over once, out of the hub's share
+    (its quota and holds untouched).
 
 (d) No promise twice. Each hub position balances
     (on_hand + shortfall == quota + held + in_flight + hub_share + reserved);
@@ -38,7 +41,11 @@ Per SKU, with S the stores and L every location:
     risk cover it. A grant is applied exactly when its own store's copy
     holds its entry; a release request is answered exactly when its own
     store's copy answers it; a transfer is received only by its own
-    receiver; a web order the hub confirmed is never expired.
+    receiver; a web order the hub confirmed is never expired. A web order is
+    done at a store only if that store's copy holds its hand-over; a done,
+    cancelled or expired reservation never changes again (but for a restore
+    of the hub); a shortfall stays within the over-quota the store recorded
+    and the hand-overs the hub could not match to an order of that store.
 """
 
 from __future__ import annotations
@@ -54,7 +61,8 @@ from sync.models import LedgerEntry
 if TYPE_CHECKING:
     from tests.sim.world import World
 
-OPEN = ("held", "ordered", "transfer")
+OPEN = ("held", "ordered", "to_hand_over", "transfer")
+FINAL = ("done", "cancelled", "expired")
 
 
 class Violation(AssertionError):
@@ -70,6 +78,7 @@ class _Copy:
         self.grants: set[str] = set()
         self.answered: set[str] = set()
         self.transfers_in: set[str] = set()
+        self.handed: dict[str, tuple[str, int]] = {}  # web orders handed over: id -> (sku, units)
 
     def add(self, seq: int, kind: str, sku: str, floor: int, back: int, quota: int, held: int, over: int,
             ref: str | None, request_id: str | None) -> list[int]:
@@ -98,6 +107,7 @@ class Checker:
         # nobody wrote since the last check needs no second look.
         self._versions: dict[str, int] = {}
         self._hub_side: dict[str, int] = {}
+        self.final: dict[str, str] = {}  # reservations seen done, cancelled or expired
         for s in world.stores:
             sync = world.nodes[s]["runner"].conn.execute("PRAGMA synchronous").fetchone()[0]
             if sync != 2:  # the power-loss model (a crash loses nothing committed) rests on this
@@ -140,6 +150,7 @@ class Checker:
 
     def hub_restored(self) -> None:
         self.hub_copy = {s: _Copy() for s in self.hub_copy}
+        self.final = {}
         self.next_seq_seen = dict.fromkeys(self.next_seq_seen, 1)
         self.w.rogue.hub_restored()
 
@@ -184,6 +195,13 @@ class Checker:
                 if ref in cp.grants:
                     self.fail(f"{s}: grant {ref} applied twice (again at seq {seq})")
                 cp.grants.add(ref)
+            if kind == "order_handed_over":
+                if ref in cp.handed:
+                    self.fail(f"{s}: order {ref} handed over twice (again at seq {seq})")
+                cp.handed[ref] = (sku, r[5])
+                if r[8] or r[9] or r[6] + r[7] != -r[5]:
+                    self.fail(f"{s}: entry {seq} hands over order {ref} with quota {r[8]:+d}, held {r[9]:+d}, "
+                              f"on hand {r[6] + r[7]:+d} for {r[5]} units: a hand-over is out of the hub's share")
             rid = detail.get("request_id") if kind == "quota_released" else None
             if rid:
                 if rid in cp.answered:
@@ -234,6 +252,9 @@ class Checker:
                 cp.answered.add(rid)
             if kind == "transfer_in":
                 cp.transfers_in.add(ref)
+            if kind == "order_handed_over":
+                e = json.loads(body)
+                cp.handed[e.get("ref")] = (sku, e["qty"])
         if cp.n != nxt - 1:
             self.fail(f"hub: holds {cp.n} entries of {s} but next_seq is {nxt}")
 
@@ -266,14 +287,28 @@ class Checker:
 
         reserved: dict[tuple[str, str], int] = defaultdict(int)
         at_risk: dict[tuple[str, str], int] = defaultdict(int)
-        status_of = {}
+        status_of, loc_of = {}, {}
         for rid, loc, sku, qty, status, risky in hub.execute(
                 "SELECT reservation_id, location, sku, qty, status, at_risk FROM reservations"):
-            status_of[rid] = status
+            status_of[rid], loc_of[rid] = status, loc
             if status in OPEN:
                 reserved[(loc, sku)] += qty
                 if risky:
                     at_risk[(loc, sku)] += qty
+            was = self.final.get(rid)
+            if was is not None and was != status:
+                self.fail(f"hub: reservation {rid} was {was} and is {status} now")
+            if status in FINAL:
+                self.final[rid] = status
+            if status == "done" and loc in w.stores and rid not in self.hub_copy[loc].handed:
+                self.fail(f"hub: order {rid} is done at {loc}, and {loc}'s copy holds no hand-over of it")
+        # Hand-overs the hub could not match to an open order of that store (one cancelled or moved
+        # meanwhile) left its share unplanned, as an over-quota sale does.
+        unmatched: dict[tuple[str, str], int] = defaultdict(int)
+        for s in w.stores:
+            for ref, (sku, qty) in self.hub_copy[s].handed.items():
+                if not (status_of.get(ref) == "done" and loc_of.get(ref) == s):
+                    unmatched[(s, sku)] += qty
         for rid, x in w.web.items():
             if x["status"] == "ordered" and status_of.get(rid) == "expired":
                 self.fail(f"hub: web order {rid} was confirmed as an order, and has expired since")
@@ -302,8 +337,10 @@ class Checker:
                 if (oh, q, h) != tuple(x[:3]):
                     self.fail(f"{where}: on_hand/quota/held=({oh},{q},{h}) but the hub's copy sums to {x[:3]}")
                 # A restored hub settles the grants it forgot like over-quota: only then may it exceed.
-                if loc in w.stores and short > x[5] and not w.stats["fault:hub_restore"]:
-                    self.fail(f"{where}: shortfall {short} beyond the over-quota {loc} recorded ({x[5]})")
+                allowed = x[5] + unmatched.get((loc, sku), 0)
+                if loc in w.stores and short > allowed and not w.stats["fault:hub_restore"]:
+                    self.fail(f"{where}: shortfall {short} beyond the over-quota {loc} recorded ({x[5]}) and "
+                              f"its unmatched hand-overs ({unmatched.get((loc, sku), 0)})")
             hub_side[sku] += share + fl + res - short
         self._hub_side = hub_side
         for key, q in grants.items():
@@ -330,8 +367,8 @@ class Checker:
             oh, q, h, pending = rogue.get(sku, (0, 0, 0, 0))
             lhs += q + h + pending
             t = w.tally[sku]
-            lhs += t["sold"] + t["written_off"] + t["counted_down"] + t["in_transit"]
-            rhs = t["opening"] + t["received"] + t["returned"] + t["counted_up"] + oh
+            lhs += t["sold"] + t["written_off"] + t["counted_down"] + t["in_transit"] + t["shipped"]
+            rhs = t["opening"] + t["received"] + t["returned"] + t["counted_up"] + oh + t["phantom"]
             if lhs != rhs:
                 self.fail(f"conservation {sku}: units accounted {lhs} != units that entered {rhs} (tally {dict(t)}, "
                           f"lost in restores {lost.get(sku, 0)})")

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 STORE_OPS = (
     ("sale", 40), ("hold", 8), ("collect", 6), ("unhold", 3), ("return", 7), ("receive", 6), ("count", 6),
-    ("shrink", 3), ("found", 3), ("write_off", 4), ("move", 4), ("release", 3), ("transfer", 3),
+    ("shrink", 3), ("found", 3), ("write_off", 4), ("move", 4), ("release", 3), ("transfer", 3), ("hand_over", 15),
 )
 WRITE_OFFS = ("damaged", "expired", "lost")
 
@@ -235,6 +235,12 @@ def op_transfer(w: World, store: str, sku: str) -> None:
     w.log(f"{store} sends {qty} {sku} to {to} ({tid})")
 
 
+def op_hand_over(w: World, store: str, sku: str) -> None:
+    from tests.sim import orders  # noqa: PLC0415 - orders uses this module's helpers
+
+    orders.op_hand_over(w, store, sku)
+
+
 def book_arrived_transfers(w: World, everything: bool = False) -> None:
     """Boxes that arrived are booked in as the transfer they are, once the store has heard of it;
     a box whose transfer the hub never learnt of (its sender lost the entry) goes in as a delivery."""
@@ -261,9 +267,13 @@ def book_arrived_transfers(w: World, everything: bool = False) -> None:
 
 
 def web_shop(w: World) -> None:
+    from tests.sim import orders  # noqa: PLC0415 - orders uses this module's helpers
+
     rng, hub = w.rng, w.pick_hub()
-    what = rng.choices(("reserve", "retry", "commit", "cancel", "expire"), weights=(6, 1, 3, 2, 2))[0]
-    open_ = sorted(r for r, x in w.web.items() if x["status"] in ("held", "ordered"))
+    what = rng.choices(("reserve", "retry", "commit", "cancel", "expire", "fulfil"), weights=(6, 1, 3, 2, 2, 8))[0]
+    if what == "fulfil":
+        return orders.web_fulfil(w)
+    open_ = sorted(r for r, x in w.web.items() if x["status"] in ("held", "ordered", "to_hand_over"))
     try:
         if what == "reserve" or (what == "retry" and not w.web):
             key = f"k{w.seed}-{w.step_no}-{rng.randint(0, 10**6)}"
@@ -305,7 +315,12 @@ def commit_cart(w: World, hub: Any, rid: str) -> None:
 
 
 def ops(w: World) -> None:
-    """A stand-in for the balancer: top up a store running low, ask one holding much to release."""
+    """A stand-in for the balancer: top up a store running low, ask one holding much to release; and
+    re-source an order put at risk."""
+    from tests.sim import orders  # noqa: PLC0415 - orders uses this module's helpers
+
+    if w.rng.random() < 0.3 and orders.ops_resource(w):
+        return
     rng, hub = w.rng, w.pick_hub()
     store, sku = rng.choice(w.stores), rng.choice(w.skus)
     quota = _node(w, store).balance(sku).quota

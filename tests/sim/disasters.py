@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sync.kinds import stamp
-from tests.sim import clerk
+from tests.sim import clerk, orders
 
 
 def _copy_db(src: Path, dst: Path) -> None:
@@ -130,6 +130,7 @@ class Disasters:
         with sqlite3.connect(self.hub_path()) as c:
             now = dict(c.execute("SELECT reservation_id, status FROM reservations").fetchall())
         c.close()
+        orders.hub_restored(self, now)
         self.web = {rid: {**x, "status": now[rid]} for rid, x in self.web.items() if rid in now}
         self.stats["fault:hub_restore"] += 1
         self.log("the hub's database is restored from its backup")

@@ -2,7 +2,7 @@
 
 Its own ledger stays well-formed (gapless, balances after that add up), so
 the hub must take each entry as a fact; what it must never do is let one
-change another store's grant, release request or transfer, trust a store's
+change another store's grant, release request, transfer or web order, trust a store's
 word that a transfer was hub-ordered, or take a grant twice or at another
 quantity. Malformed entries (an unknown SKU, a quantity no wire allows) must
 be refused whole. The checker's invariants on the other stores catch any
@@ -81,7 +81,7 @@ class Rogue:
         w, rng = self.w, self.w.rng
         self._push()  # anything a hub restore rewound
         what = rng.choice(("foreign_grant", "own_grant_twice", "foreign_transfer", "foreign_release",
-                           "hub_ordered", "unknown_sku", "huge"))
+                           "hub_ordered", "unknown_sku", "huge", "foreign_order"))
         sku = rng.choice(w.skus)
         s = self.sums.setdefault(sku, [0, 0, 0])
         w.stats[f"forged:{what}"] += 1
@@ -118,6 +118,13 @@ class Rogue:
             if s[1] >= 1 and s[0] >= 1:
                 self._write("transfer_out", sku, 1, back=-1, quota=-1, ref=f"X-{w.step_no}",
                             detail={"to": "W1", "hub_ordered": True})
+        elif what == "foreign_order":
+            # another store's web order, handed over here: that order must stay open where it is
+            open_ = hub_db.reservations.c.status.in_(("to_hand_over", "ordered"))
+            o = self._foreign(hub_db.reservations, hub_db.reservations.c.location != self.store, open_.desc())
+            if o is not None and o.status in ("to_hand_over", "ordered") and self.sums.get(o.sku, [0])[0] >= o.qty:
+                self._write("order_handed_over", o.sku, o.qty, back=-o.qty, ref=o.reservation_id,
+                            detail={"how": "pickup"})
         elif what == "unknown_sku":
             self._write("receive", "NO-SUCH-SKU", 1, back=1, quota=1)
         elif what == "huge":

@@ -111,6 +111,7 @@ class World(Disasters):
         self.step_no = 0
         self.stores = list(STORES)
         self.rogue_store = ROGUE
+        self.warehouse = WAREHOUSE
         self.skus = list(SKUS)
         self.stats: dict[str, int] = defaultdict(int)
         self.tally: dict[str, dict[str, int]] = {s: defaultdict(int) for s in self.skus}
