@@ -8,6 +8,7 @@ USAGE = """usage: backroom COMMAND ...
 
   node   a store's node: init, sell, return, receive, hold, count, lookup, sync, run, ...
   hub    the chain's hub: init, serve, token
+  report the nightly reconciliation report: nightly --date D [--store S] [--out DIR], zone
   tui    the clerk's terminal UI on a store node (--serve for browsers)
   demo   a hub and a demo store, syncing, with the store's terminal UI;
          prints the hub's address and ops token, restarts the hub if it dies
@@ -27,6 +28,9 @@ def main(argv: list[str] | None = None) -> None:
     if cmd == "hub":
         from hub.cli import main as hub_main
         sys.exit(hub_main(rest))
+    if cmd == "report":
+        from hub.report_cli import main as report_main
+        sys.exit(report_main(rest))
     if cmd == "tui":
         from tui.cli import main as tui_main
         sys.exit(tui_main(rest))

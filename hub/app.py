@@ -7,13 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.api import ops, stores, web
+from hub.api import ops, reports, stores, web
 from hub.api.errors import describe_invalid, refusal, status_of
 from hub.deps import BODY_MODELS
 from hub.rules import HubError
@@ -76,6 +77,8 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     hub = hub or Hub.open(settings.database_url, pool_size=settings.pool_size)
     if settings.rcn_country:
         hub.rcn_country = settings.rcn_country.upper()
+    hub.chain_tz, hub.report_keep_days = settings.chain_tz, settings.report_keep_days
+    hub.report_dir, hub.report_tolerance = settings.report_dir, settings.report_tolerance
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -89,6 +92,12 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         scheduler = BackgroundScheduler(timezone="UTC")
         scheduler.add_job(hub.expire_due, IntervalTrigger(seconds=settings.expire_every_s, timezone="UTC"),
                           id="expire-reservations", max_instances=1, coalesce=True)
+        hour, minute = (int(x) for x in settings.report_at.split(":"))
+        scheduler.add_job(hub.scheduled_report, CronTrigger(hour=hour, minute=minute, timezone=settings.chain_tz),
+                          id="nightly-report", max_instances=1, coalesce=True)
+        if settings.report_recheck_s > 0:
+            scheduler.add_job(hub.recheck_reports, IntervalTrigger(seconds=settings.report_recheck_s, timezone="UTC"),
+                              id="report-recheck", max_instances=1, coalesce=True)
         scheduler.start()
         app.state.db_threads = ThreadPoolExecutor(settings.pool_size, thread_name_prefix="hub-db")
         try:
@@ -116,7 +125,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     def health() -> dict:
         return {"ok": True}
 
-    for r in (stores.router, web.router, ops.router):
+    for r in (stores.router, web.router, ops.router, reports.router):
         app.include_router(r)
 
     def openapi() -> dict:

@@ -16,3 +16,12 @@ class Settings(BaseSettings):
     # ISO 3166 alpha-2: the country whose in-store code layout the chain prints, told to each
     # store in its opening (in-store price and weight codes mean different things by country).
     rcn_country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    # The nightly report: made at report_at (HH:MM) in the chain's zone for the business date just ended, in one
+    # hub process (a lease); kept report_keep_days; also written under report_dir if set. Every
+    # report_recheck_s, reports of recent days that late stores have since sent more for are re-issued.
+    report_at: str = Field(default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    chain_tz: str = "UTC"
+    report_keep_days: int = Field(default=400, ge=1)
+    report_dir: str | None = None
+    report_tolerance: int = Field(default=0, ge=0)  # units: a counted SKU within this of its book is accurate
+    report_recheck_s: float = Field(default=900.0, ge=0)  # 0: never

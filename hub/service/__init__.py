@@ -7,7 +7,7 @@ One `Hub`, its operations kept by audience, as the routers are: `stores`
 (opening, push, pull, ledger tail), `web` (availability, reservations,
 orders, expiry), `orders` (web orders after checkout: fulfilled, cancelled,
 re-sourced), `ops` (setting up, quota moves, views, incidents, the
-changefeed); `base` holds the engines and the pieces they share.
+changefeed), `reports` (the nightly report); `base` holds the engines and the pieces they share.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from hub.service.common import (
 )
 from hub.service.ops import OpsOps
 from hub.service.orders import OrderOps
+from hub.service.reports import ReportOps
 from hub.service.stores import StoreOps
 from hub.service.web import WebOps
 from sync.kinds import stamp, utcnow
@@ -25,5 +26,5 @@ from sync.kinds import stamp, utcnow
 __all__ = ["POSITION_FIGURES", "Hub", "_feed_row", "_position", "_write_feed", "hash_token", "stamp", "utcnow"]
 
 
-class Hub(StoreOps, WebOps, OrderOps, OpsOps, HubBase):
+class Hub(StoreOps, WebOps, OrderOps, OpsOps, ReportOps, HubBase):
     """The hub's service: every operation of every audience, on one engine."""
