@@ -145,6 +145,31 @@ def test_the_order_spots_come_in_changes_nothing(chain, rnd) -> None:
     assert sorted(map(repr, plan(shuffled, cfg, web_demand=web))) == sorted(map(repr, plan(spots, cfg, web_demand=web)))
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.sampled_from([1.0, 2.5, 7.0, 20.0, 45.0])), min_size=1, max_size=8),
+       st.integers(0, 40), st.sampled_from([10.0, 60.0, 300.0]))
+def test_under_scarcity_no_claimant_is_favoured(stores, warehouse, web) -> None:
+    """Every store's walk-ins and the web get the same share of their demand, but for rounding.
+
+    A store can be given no more than the units at it (quota moves only within a store); such a
+    store gets all of them and no more than the others' share. Everything starts in the hub's share.
+    """
+    cfg = BalanceSettings(min_move=1, hysteresis=0.0)
+    spots = [store(f"S{i}", hub_share=u, demand=d) for i, (u, d) in enumerate(stores)]
+    spots.append(Spot("W1", "K", "warehouse", warehouse, 0, 0, 0, warehouse, 0))
+    got = {m.location: m.qty for m in plan(spots, cfg, web_demand={"K": web}) if m.kind == "grant"}
+    share = {s.location: got.get(s.location, 0) / s.demand for s in spots[:-1]}
+    slack = {s.location: 0.5 / s.demand + 1e-9 for s in spots[:-1]}
+    left = sum(stores[i][0] for i in range(len(stores))) + warehouse - sum(got.values())
+    web_share = left / web  # what stays central serves the web
+    free = [s.location for s in spots[:-1] if got.get(s.location, 0) < s.hub_share]  # could have had more
+    for a in free:
+        for b in share:
+            assert share[b] <= share[a] + slack[a] + slack[b], (got, share)
+        if web_share < 1:
+            assert abs(web_share - share[a]) <= slack[a] + len(stores) * 0.5 / web + 1e-9, (got, share, web_share)
+
+
 def store(loc: str, *, quota: int = 0, hub_share: int = 0, demand: float = 0.0, sku: str = "K", **kw) -> Spot:
     return Spot(loc, sku, "store", quota + hub_share, quota, 0, 0, hub_share, 0, demand=demand, **kw)
 
@@ -180,6 +205,12 @@ def test_under_scarcity_the_store_and_the_web_share_by_rate() -> None:
     moves = plan([store("S1", hub_share=30, demand=20.0), store("S2", hub_share=30, demand=20.0)], SETTINGS,
                  web_demand={"K": 40.0})
     assert {m.location: m.qty for m in moves} == {"S1": 15, "S2": 15}
+
+
+def test_a_store_is_not_asked_to_fill_the_safety_buffer_with_its_quota() -> None:
+    # Scarce: the web wants far more than there is. S1's hub share is under its buffer.
+    spots = [store("S1", quota=3, demand=10.0, safety_buffer=5), store("S2", hub_share=20, demand=10.0)]
+    assert [m for m in plan(spots, SETTINGS, web_demand={"K": 500.0}) if m.location == "S1"] == []
 
 
 def test_stock_sitting_at_one_store_is_proposed_for_one_running_out() -> None:

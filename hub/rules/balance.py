@@ -158,7 +158,8 @@ _WIDTH = len(SPOT_FIELDS)
 def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, moves: list[Move]) -> None:
     low, release_above = 1.0 - st.hysteresis, st.release_above
     # One lean pass (it runs once a spot): the stores whose quota is outside its band, as (location,
-    # quota it will have, units, promisable, demand, unused quota, target, the demand's full target).
+    # quota it will have, units, promisable, demand, unused quota, target, the demand's full target,
+    # how far the hub share and the pending releases are under the safety buffer).
     near: list[tuple] = []
     fixed_free = surplus = 0  # what could serve the web: promisable where no quota moves, units past targets
     for (loc, _, kind, _, quota, _, in_flight, hub_share, _, buffer, demand, pinned, off, asked, incoming) in rows:
@@ -175,7 +176,7 @@ def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, move
             surplus += units - target
         if has < target * low or has > release_above * target:
             near.append((loc, has, units if units > 0 else 0, hub_share - buffer if hub_share > buffer else 0,
-                         demand, quota - asked, target, target))
+                         demand, quota - asked, target, target, buffer - hub_share - asked))
     ratio = 1.0
     if web > 0 and fixed_free + surplus < web:
         ratio, near = _scarce(rows, st, fixed_free, web)
@@ -188,17 +189,17 @@ def _scarce(rows: list[tuple], st: BalanceSettings, fixed_free: int, web: float)
     """The share of demand every claimant gets, and the stores near a move at that share."""
     low, release_above = 1.0 - st.hysteresis, st.release_above
     stores = [(loc, quota + in_flight + incoming - asked, max(0, quota + in_flight + incoming + hub_share - buffer),
-               hub_share - buffer if hub_share > buffer else 0, demand, quota - asked)
+               hub_share - buffer if hub_share > buffer else 0, demand, quota - asked, buffer - hub_share - asked)
               for (loc, _, kind, _, quota, _, in_flight, hub_share, _, buffer, demand, pinned, off, asked, incoming)
               in rows if kind == "store" and pinned is None and not off]
     supply = fixed_free + sum(s[2] for s in stores)
     ratio = _fill([(s[2], s[4]) for s in stores if s[4] > 0], supply, web)
     near = []
-    for loc, has, units, free, demand, unused in stores:
+    for loc, has, units, free, demand, unused, stuck in stores:
         want = int(ratio * demand + 0.5)
         target = min(units, want)
         if has < target * low or has > release_above * target:
-            near.append((loc, has, units, free, demand, unused, target, want))
+            near.append((loc, has, units, free, demand, unused, target, want, stuck))
     return ratio, near
 
 
@@ -227,7 +228,7 @@ def _grants_and_releases(sku: str, near: list[tuple], st: BalanceSettings,
     short: list[tuple] = []
     granted: dict[str, int] = {}
     hours, window = st.window.total_seconds() / 3600, _span(st.window)
-    for loc, has, units, free, demand, unused, target, want in near:
+    for loc, has, units, free, demand, unused, target, want, stuck in near:
         if has < target * low:
             qty = min(max(target - has, min_move), free)
             if qty >= min_move:
@@ -242,7 +243,9 @@ def _grants_and_releases(sku: str, near: list[tuple], st: BalanceSettings,
                 short.append((after / want, loc, want - after - (free - qty), want, after))
         elif has > release_above * target:
             qty = min(has - ceil(target * keep_up), unused)
-            if qty >= min_move:
+            # Units released while the hub share is under the safety buffer fill the buffer first,
+            # where no one may promise them: ask only if at least min_move would be of use.
+            if qty - (stuck if stuck > 0 else 0) >= min_move:
                 moves.append(Move("release", sku, qty, loc, reason=(
                     f"{loc} sells {demand / hours:.1f}/h; {window} needs {target}, has {has}: "
                     f"asked to give back {qty}")))
