@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -14,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.api import ops, reports, stores, web
+from hub.api import balance, ops, reports, stores, web
 from hub.api.errors import describe_invalid, refusal, status_of
 from hub.deps import BODY_MODELS
 from hub.rules import HubError
@@ -92,6 +94,12 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         scheduler = BackgroundScheduler(timezone="UTC")
         scheduler.add_job(hub.expire_due, IntervalTrigger(seconds=settings.expire_every_s, timezone="UTC"),
                           id="expire-reservations", max_instances=1, coalesce=True)
+        if settings.balance_every_s > 0:
+            hub.cadence = replace(hub.cadence, every=timedelta(seconds=settings.balance_every_s))
+            hub.lease_for = timedelta(seconds=settings.balance_lease_s)
+            scheduler.add_job(hub.scheduled_rebalance, IntervalTrigger(seconds=settings.balance_every_s,
+                                                                       timezone="UTC"),
+                              id="rebalance", max_instances=1, coalesce=True)
         hour, minute = (int(x) for x in settings.report_at.split(":"))
         scheduler.add_job(hub.scheduled_report, CronTrigger(hour=hour, minute=minute, timezone=settings.chain_tz),
                           id="nightly-report", max_instances=1, coalesce=True)
@@ -125,7 +133,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     def health() -> dict:
         return {"ok": True}
 
-    for r in (stores.router, web.router, ops.router, reports.router):
+    for r in (stores.router, web.router, ops.router, balance.router, reports.router):
         app.include_router(r)
 
     def openapi() -> dict:

@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ISO 3166 alpha-2 code whose in-store price and weight code layout the chain prints, "
                         "told to stores as they open (or BACKROOM_HUB_RCN_COUNTRY)")
 
+    b = sub.add_parser("rebalance", help="run a balancer pass now and print each move and why")
+    b.add_argument("--dry-run", action="store_true", help="print the moves a pass would make; write nothing")
+    b.add_argument("--json", action="store_true", help="print the pass as JSON")
+
     t = sub.add_parser("token", help="issue or revoke a credential")
     tsub = t.add_subparsers(dest="token_cmd", required=True, metavar="ACTION")
     ti = tsub.add_parser("issue", help="issue a token (printed once; only its hash is kept)")
@@ -82,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             chain = demo_chain(args.seed) if (args.skus, args.stores) == (2000, 3) else generate_chain(
                 args.skus, args.stores, args.seed)
             print(json.dumps(hub.load_chain(chain, quota_share=args.quota_share, policy=args.policy)))
+        elif args.cmd == "rebalance":
+            print_pass(hub.rebalance(dry_run=args.dry_run), as_json=args.json)
         elif args.cmd == "token" and args.token_cmd == "issue":
             print(hub.issue_token(args.role, args.store))
         elif args.cmd == "token" and args.token_cmd == "revoke":
@@ -93,6 +99,18 @@ def main(argv: list[str] | None = None) -> int:
     except HubError as err:
         print(str(err), file=sys.stderr)
         return 2
+
+
+def print_pass(done: dict, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(done))
+        return
+    what = "Dry run (nothing written)" if done["dry_run"] else f"Pass {done['run_id']}"
+    print(f"{what}: {'every SKU' if done['full'] else 'the spots that changed'}, {done['spots']} spots planned, "
+          f"{len(done['moves'])} moves.")
+    for m in done["moves"]:
+        where = f"{m['source']} -> {m['store_id']}" if m["kind"] == "transfer" else m["store_id"]
+        print(f"  {m['kind']:<8} {m['qty']:>6} {m['sku']} {where}: {m['reason']}")
 
 
 if __name__ == "__main__":

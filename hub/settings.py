@@ -13,6 +13,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 2_000_000  # a full 1,000-entry push is about 600 kB
     pool_size: int = 10  # database connections per hub process, and threads that use them
     expire_every_s: float = 5.0  # how often cart holds past their time are returned
+    # How often a balancer pass runs (in whichever hub process takes the lease first); 0: never.
+    balance_every_s: float = Field(default=300.0, ge=0)
+    balance_lease_s: float = Field(default=120.0, gt=0)  # a pass whose process died frees its lease after this
     # ISO 3166 alpha-2: the country whose in-store code layout the chain prints, told to each
     # store in its opening (in-store price and weight codes mean different things by country).
     rcn_country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")

@@ -214,7 +214,7 @@ balance_runs = Table(
     Column("started_at", String(40), nullable=False),
     Column("finished_at", String(40)),
     Column("status", String(16), nullable=False),  # running | done | failed
-    Column("full", Boolean, nullable=False),  # every SKU planned, or only the spots that changed
+    Column("full_pass", Boolean, nullable=False),  # every SKU planned, or only the spots that changed
     Column("feed_cursor", BigInteger, nullable=False),  # the changefeed position it had read to
     Column("spots", Integer, nullable=False, default=0),  # spots planned
     Column("grants", Integer, nullable=False, default=0),

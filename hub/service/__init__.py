@@ -7,11 +7,15 @@ One `Hub`, its operations kept by audience, as the routers are: `stores`
 (opening, push, pull, ledger tail), `web` (availability, reservations,
 orders, expiry), `orders` (web orders after checkout: fulfilled, cancelled,
 re-sourced), `ops` (setting up, quota moves, views, incidents, the
-changefeed), `reports` (the nightly report); `base` holds the engines and the pieces they share.
+changefeed), `balance` (the balancer's passes, its top-ups at a store's
+pull) and `balance_settings` (pins, switches, promos, transfer proposals);
+`reports` (the nightly report); `base` holds the engines and the pieces they share.
 """
 
 from __future__ import annotations
 
+from hub.service.balance import BalanceOps
+from hub.service.balance_settings import BalanceSettingsOps
 from hub.service.base import HubBase
 from hub.service.common import (
     POSITION_FIGURES, _feed_row, _position, _write_feed, hash_token,
@@ -26,5 +30,5 @@ from sync.kinds import stamp, utcnow
 __all__ = ["POSITION_FIGURES", "Hub", "_feed_row", "_position", "_write_feed", "hash_token", "stamp", "utcnow"]
 
 
-class Hub(StoreOps, WebOps, OrderOps, OpsOps, ReportOps, HubBase):
+class Hub(StoreOps, WebOps, OrderOps, OpsOps, BalanceOps, BalanceSettingsOps, ReportOps, HubBase):
     """The hub's service: every operation of every audience, on one engine."""

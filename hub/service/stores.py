@@ -209,7 +209,9 @@ class StoreOps:
     def pull(self, store_id: str, cursor: int = 0, limit: int = 2000) -> wire.PullResponse:
         """What the hub has for a store after `cursor`. Every store's runner calls this on an
         interval, so it is the hub's main read: plain statements (`_PULL_*`), no SQLAlchemy
-        compiling, and catalog and locations only when the page needs them."""
+        compiling, and catalog and locations only when the page needs them. A store running low on a
+        spot the balancer watches is topped up first, so its grant comes back in this pull."""
+        self._balance_at_pull(store_id)
         self._number_feed()
         with self.consistent_reads.connect() as conn:
             loc = self._location(conn, store_id, "store")

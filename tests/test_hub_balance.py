@@ -1,0 +1,194 @@
+"""The balancer in the hub service: a pass over real stores' sales, what it writes, what ops steer, the top-up at pull.
+
+Real node files sync with the real hub service (tests/balance_world.py) on
+one clock; a pass reads what the hub heard and carries its moves out through
+the hub's own grants and release requests.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from hub import rules
+from hub.db import BALANCER_TABLES, leasing, transact
+from sync.kinds import stamp
+from tests.balance_world import A, B, BalanceWorld
+from tests.hubfixtures import hub_backend_url, pg_server  # noqa: F401 - fixtures
+
+WRITTEN = (*BALANCER_TABLES, "grants", "release_requests", "positions", "changefeed")
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[BalanceWorld]:
+    w = BalanceWorld(f"sqlite:///{tmp_path / 'hub.sqlite'}", tmp_path)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def any_world(hub_backend_url: str, tmp_path: Path) -> Iterator[BalanceWorld]:  # noqa: F811
+    w = BalanceWorld(hub_backend_url, tmp_path)
+    yield w
+    w.close()
+
+
+def snapshot(w: BalanceWorld) -> dict[str, list[tuple]]:
+    return {t: sorted(w.rows(f"SELECT * FROM {t}"), key=repr) for t in WRITTEN}
+
+
+def test_a_pass_grants_from_the_hub_share_and_asks_a_slow_store_to_release(any_world: BalanceWorld) -> None:
+    w = any_world
+    w.hours(3, sells={"S001": 2})  # S001 sells 12 an hour; S002 sells nothing
+    before = w.position("S001")
+    done = w.hub.rebalance()
+    moves = {(m["kind"], m["store_id"]): m for m in done["moves"]}
+    grant, release = moves[("grant", "S001")], moves[("release", "S002")]
+    assert grant["qty"] == before["promisable"]  # 8 h of S001's sales want more than its whole hub share
+    assert re.match(r"S001 sells 1\d\.\d/h; 8 h \+ 15 min needs \d+, has 0$", grant["reason"])
+    assert release["qty"] == w.quota("S002") == 20 and "asked to give back 20" in release["reason"]
+    after = w.position("S001")
+    assert (after["hub_share"], after["in_flight"]) == (before["hub_share"] - grant["qty"], grant["qty"])
+    # S001 runs short even so: the stock sitting at W01 and at S002 is proposed to move there.
+    assert {(m["source"], m["qty"]) for m in done["moves"] if m["kind"] == "transfer"} == {("W01", 60), ("S002", 20)}
+    assert done["counts"] == {"granted": 1, "asked": 1, "proposed": 2, "skipped": 0}
+    view = w.hub.balance_view()
+    assert view["last_run"]["status"] == "done" and view["last_run"]["holder"] == w.hub.holder
+    assert {(m["kind"], m["outcome"]) for m in view["moves"]} == {("grant", "granted"), ("release", "asked"),
+                                                                 ("transfer", "proposed")}
+    gid = next(m["ref"] for m in view["moves"] if m["kind"] == "grant")
+    # The stores apply them on their next pull; the hub's records follow.
+    w.hours(1 / 6)
+    assert w.rows("SELECT status FROM grants WHERE grant_id = ?", gid) == [("applied",)]
+    assert w.quota("S002") == 0 and w.position("S002")["hub_share"] == 40
+    assert w.rows("SELECT status FROM release_requests WHERE store_id = 'S002'") == [("answered",)]
+
+
+def test_a_dry_run_returns_the_moves_and_writes_nothing(world: BalanceWorld) -> None:
+    world.hours(3, sells={"S001": 2})
+    before = snapshot(world)
+    dry = world.hub.rebalance(dry_run=True)
+    assert dry["dry_run"] and dry["run_id"] is None
+    assert {(m["kind"], m["store_id"]) for m in dry["moves"]} == {("grant", "S001"), ("release", "S002"),
+                                                                  ("transfer", "S001")}
+    assert snapshot(world) == before
+    done = world.hub.rebalance()
+    assert [(m["kind"], m["qty"]) for m in done["moves"]] == [(m["kind"], m["qty"]) for m in dry["moves"]]
+
+
+def test_a_second_pass_over_what_the_first_left_moves_nothing(world: BalanceWorld) -> None:
+    world.hours(3, sells={"S001": 2})
+    world.hub.rebalance()
+    again = world.hub.rebalance()
+    assert not again["full"] and {m["kind"] for m in again["moves"]} == {"transfer"}  # the proposals stand
+    assert world.rows("SELECT count(*) FROM transfer_proposals WHERE status = 'open'") == [(2,)]
+
+
+def test_pins_and_switches_are_honoured(world: BalanceWorld) -> None:
+    world.hours(3, sells={"S001": 2})
+    world.hub.pin("S001", A.sku, 20)
+    world.hub.switch_balancer("store", "S002", on=False)
+    assert world.hub.rebalance(dry_run=True)["moves"] == []
+    assert world.hub.balancer_settings() == {"pins": [{"store_id": "S001", "sku": A.sku, "quota": 20,
+                                                       "at": stamp(world.now)}], "off": {"stores": ["S002"], "skus": []}}
+    world.hub.unpin("S001", A.sku)
+    world.hub.switch_balancer("store", "S002", on=True)
+    world.hub.switch_balancer("sku", A.sku, on=False)
+    assert world.hub.rebalance()["moves"] == []
+    world.hub.switch_balancer("sku", A.sku, on=True)
+    assert {m["kind"] for m in world.hub.rebalance()["moves"]} == {"grant", "release", "transfer"}
+    with pytest.raises(rules.Unknown):
+        world.hub.unpin("S001", A.sku)
+    with pytest.raises(rules.Unknown):
+        world.hub.pin("S009", A.sku, 1)
+    with pytest.raises(rules.Unknown):
+        world.hub.switch_balancer("sku", "NOPE", on=False)
+
+
+def test_a_promo_multiplies_the_forecast_and_the_grant_follows(world: BalanceWorld) -> None:
+    world.hours(3, sells={"S001": 1})
+    world.hub.pin("S001", A.sku, 20)  # keep quota where it is while the forecast is read
+    world.hub.rebalance()
+    plain = world.rows("SELECT demand FROM balance_demand WHERE store_id = 'S001'")[0][0]
+    promo = world.hub.add_promo(sku=A.sku, store_id="S001", starts_at=world.now - timedelta(hours=1),
+                                ends_at=world.now + timedelta(hours=12), factor=3.0, note="spring")
+    assert [p["promo_id"] for p in world.hub.promos()] == [promo["promo_id"]]
+    world.hub.rebalance()
+    lifted = world.rows("SELECT demand FROM balance_demand WHERE store_id = 'S001'")[0][0]
+    # The hour of sales under the promo is divided by its factor before it shapes the rate.
+    assert 2.0 * plain < lifted < 3.0 * plain
+    world.hub.delete_promo(promo["promo_id"])
+    world.hub.rebalance()
+    assert math.isclose(world.rows("SELECT demand FROM balance_demand WHERE store_id = 'S001'")[0][0], plain)
+    with pytest.raises(rules.BadRequest):
+        world.hub.add_promo(starts_at=world.now, ends_at=world.now, factor=2.0)
+    with pytest.raises(rules.Unknown):
+        world.hub.delete_promo(promo["promo_id"])
+
+
+def test_a_store_low_at_its_pull_gets_its_top_up_in_that_pull(world: BalanceWorld) -> None:
+    world.hours(3, sells={"S001": 1})  # 6 an hour: about 50 over the window
+    world.hub.rebalance()  # grants S001 its whole hub share: its quota covers most of the window
+    world.sync("S001")
+    world.hub.request_release("S001", A.sku, 25)  # ops take much of it back meanwhile
+    world.sync("S001")  # S001 answers (pull) and its release reaches the hub (push): low, with hub share to give
+    low = world.position("S001")
+    assert low["promisable"] >= 2 and low["quota"] < 30
+    pulled = world.clients["S001"].pull("S001", 0)
+    top_up = world.rows("SELECT ref, qty, reason FROM balance_moves WHERE run_id IS NULL AND outcome = 'granted'")
+    assert len(top_up) == 1 and [(g.grant_id, g.qty) for g in pulled.grants] == [top_up[0][:2]]
+    assert "S001 sells" in top_up[0][2]
+    assert world.hub.balance_view()["top_ups_at_pull"][0]["ref"] == top_up[0][0]
+
+
+def test_transfer_proposals_are_shown_accepted_or_dismissed(world: BalanceWorld) -> None:
+    world.hours(3, sells={"S001": 2})
+    world.hub.rebalance()
+    p = next(p for p in world.hub.proposals() if p["from_location"] == "W01")
+    assert (p["from_location"], p["to_location"], p["sku"]) == ("W01", "S001", A.sku) and p["qty"] >= 2
+    assert world.hub.decide_proposal(p["proposal_id"], accept=True)["status"] == "accepted"
+    with pytest.raises(rules.Conflict):
+        world.hub.decide_proposal(p["proposal_id"], accept=False)
+    assert world.hub.proposals("accepted")[0]["proposal_id"] == p["proposal_id"]
+
+
+def test_a_store_heard_from_for_under_an_hour_is_left_alone(world: BalanceWorld) -> None:
+    world.hours(0.5, sells={"S001": 3})
+    assert world.hub.rebalance(dry_run=True)["moves"] == []
+    world.hours(1, sells={"S001": 3})
+    assert world.hub.rebalance(dry_run=True)["moves"]
+
+
+def test_a_silent_store_is_offline_not_selling_nothing(world: BalanceWorld) -> None:
+    world.hours(3, sells={"S001": 2})
+    world.hub.rebalance()
+    demand = world.rows("SELECT demand FROM balance_demand WHERE store_id = 'S001'")[0][0]
+    world.now += timedelta(hours=5)  # S001 (and every store) is silent for five hours
+    world.hub.rebalance(full=True)
+    assert math.isclose(world.rows("SELECT demand FROM balance_demand WHERE store_id = 'S001'")[0][0], demand,
+                        rel_tol=0.5)
+
+
+def test_one_pass_at_a_time_and_a_dead_holders_lease_lapses(world: BalanceWorld) -> None:
+    world.hours(3, sells={"S001": 2})
+    until = stamp(world.now + timedelta(minutes=2))
+    transact(world.hub.engine, lambda c: leasing.claim(c, "balance", "other:1", stamp(world.now), until,
+                                                       scheduled=False))
+    with pytest.raises(rules.Conflict, match="other:1"):
+        world.hub.rebalance()
+    assert world.hub.rebalance(scheduled=True) == {"ran": False, "held_by": "other:1"}
+    world.now += timedelta(minutes=3)  # the other process died: its lease lapsed
+    assert world.hub.rebalance(scheduled=True)["ran"]
+    assert world.hub.rebalance(scheduled=True)["ran"] is False  # once an interval
+    assert world.hub.rebalance()["ran"]  # ops may ask for another
+    assert {r["status"] for r in world.hub.balance_view()["runs"]} == {"done"}
+
+
+def test_b_at_the_warehouse_alone_is_never_moved(world: BalanceWorld) -> None:
+    world.hours(2)
+    assert all(m["sku"] != B.sku for m in world.hub.rebalance()["moves"])
