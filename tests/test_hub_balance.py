@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -192,3 +193,16 @@ def test_one_pass_at_a_time_and_a_dead_holders_lease_lapses(world: BalanceWorld)
 def test_b_at_the_warehouse_alone_is_never_moved(world: BalanceWorld) -> None:
     world.hours(2)
     assert all(m["sku"] != B.sku for m in world.hub.rebalance()["moves"])
+
+
+def test_passes_that_plan_what_changed_leave_nothing_a_full_pass_would_grant_or_release(world: BalanceWorld) -> None:
+    # Every store's forecasts made again each pass, so a full pass reads the same forecasts.
+    world.hub.cadence = replace(world.hub.cadence, refresh_every=timedelta(minutes=10))
+    world.hours(2, sells={"S001": 2})
+    assert world.hub.rebalance()["full"]
+    for i in range(8):
+        world.hours(0.5, sells={"S001": 1 + i % 3, "S002": i % 2})
+        done = world.hub.rebalance()
+        assert not done["full"]
+        full = world.hub.rebalance(dry_run=True, full=True)
+        assert [m for m in full["moves"] if m["kind"] != "transfer"] == [], (i, done["moves"])
