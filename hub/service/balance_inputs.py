@@ -147,13 +147,13 @@ class Forecasts:
         return StoreForecaster(self.online.get(store, []), now=self.now, window=self.window, history=self.history,
                                promos=self.promos, location=store)
 
-    def store(self, store: str, skus: Iterable[str] | None = None) -> dict[str, float]:
-        """Demand per SKU at `store`: every SKU with sales in the history (`skus` None), or those given."""
-        series: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    def store(self, store: str, skus: Iterable[str] | None = None) -> tuple[dict[str, float], int]:
+        """Demand per SKU at `store`: every SKU with sales in the history (`skus` None), or those given;
+        and how many hours of sales it read."""
         if skus is None:
+            wanted = None
             rows = driver_sql(self.conn, "SELECT sku, hour, units FROM balance_sales WHERE store_id = ? AND hour >= ?",
                               (store, self.oldest)).all()
-            wanted = None
         else:
             wanted = set(skus)
             rows = []
@@ -161,14 +161,9 @@ class Forecasts:
                 any_sku, params = one_of(self.conn, part)
                 rows += driver_sql(self.conn, "SELECT sku, hour, units FROM balance_sales WHERE store_id = ? "
                                               f"AND hour >= ? AND sku {any_sku}", (store, self.oldest, *params)).all()
-        for sku, hour, units in rows:
-            series[sku].append((hour, units))
-        for (s, sku), new in self._new.items():
-            if s == store and (wanted is None or sku in wanted):
-                series[sku] += new
-        fc = self._forecaster(store)
-        when = self._when
-        return {sku: fc.demand(sku, [(when(h), u) for h, u in hs]) for sku, hs in series.items()}
+        rows += [(sku, hour, units) for (s, sku), new in self._new.items()
+                 if s == store and (wanted is None or sku in wanted) for hour, units in new]
+        return self._forecaster(store).store(rows, self._when), len(rows)
 
 
 @dataclass

@@ -174,6 +174,8 @@ class Writer:
                 if gone:
                     driver_sql(conn, "DELETE FROM balance_demand WHERE store_id = ? AND sku = ?", gone)
             self._tx(demand)
+        if planned.watch_all:
+            self._tx(lambda conn: driver_sql(conn, "DELETE FROM balance_watch"))
         for part in chunks(sorted(planned.watch.items()), CHUNK * 5):
             def watch(conn: Connection, part=part) -> None:
                 _WATCH.write(conn, [(s, k, b) for (s, k), b in part if b is not None])

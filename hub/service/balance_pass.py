@@ -8,8 +8,13 @@ costs more than a pass may take, so a pass plans what changed:
 - the spots whose forecast moved to another whole unit: those with new sales,
   and every spot of the stores whose turn it is (each store's forecasts are all
   made again every `refresh_every`, a share of the stores each pass, as the
-  window ahead moves through the day);
+  window ahead moves through the day; a small chain's all at once, up to
+  `refresh_rows` hours of sales read a pass);
 - every spot of a SKU or store ops changed (a pin, a switch, a promo).
+
+A store with no forecast yet (the balancer is new, or the store is) is left
+alone until its turn comes, as is one the hub has heard from for less than
+`min_seen`: no forecast is not a forecast of nothing.
 
 `plan` decides every move. It plans each SKU on its own, and with no web
 demand given it decides a store's grant or release from that store's spot
@@ -20,9 +25,9 @@ short even with all of its own hub share (`plan` proposes a transfer from a
 stand-in with unlimited stock), and where a warehouse's stock changed, the
 SKU is planned again with all of its spots.
 
-A full pass plans every SKU with every spot: the first one, one a day
-(`full_every`, for anything the changed-spot rules miss), and one after ops
-changed something for the whole chain.
+A full pass plans every SKU with every spot, with the forecasts kept: the
+first one, one a day (`full_every`, for anything the changed-spot rules
+miss), and one after ops changed something for the whole chain.
 """
 
 from __future__ import annotations
@@ -56,10 +61,9 @@ class Cadence:
     history: timedelta = timedelta(days=28)  # the sales a forecast reads
     every: timedelta = timedelta(minutes=5)  # the scheduled interval between passes
     refresh_every: timedelta = timedelta(hours=1)  # each store's forecasts are all made again this often
+    refresh_rows: int = 200_000  # beyond the stores whose turn it is, more while fewer sales rows were read
     full_every: timedelta = timedelta(days=1)
-    # A store the hub has heard from for less than this in the history (the balancer is new, or the
-    # store is) has no forecast yet: the balancer leaves it alone rather than read it as selling nothing.
-    min_seen: timedelta = timedelta(hours=1)
+    min_seen: timedelta = timedelta(hours=1)  # a store heard from for less in the history is left alone
 
 
 @dataclass
@@ -73,6 +77,7 @@ class Planned:
     spots: int = 0
     demand: dict[tuple[str, str], float] = field(default_factory=dict)  # forecasts to keep (0: drop)
     watch: dict[tuple[str, str], int | None] = field(default_factory=dict)  # top-up threshold, None: unwatch
+    watch_all: bool = False  # `watch` covers every spot: drop the rest
     refreshed: list[str] = field(default_factory=list)  # stores all of whose forecasts were made
     folded: Folded = field(default_factory=Folded)
     heard: dict[str, str] = field(default_factory=dict)  # each store's last push, noted as a contact
@@ -87,41 +92,64 @@ class Pass:
         conn, now, cad = self.conn, self.now, self.cad
         last = driver_sql(conn, "SELECT feed_cursor, started_at FROM balance_runs WHERE status = 'done' "
                                 "ORDER BY started_at DESC LIMIT 1").first()
-        last_full = driver_sql(conn, "SELECT max(started_at) FROM balance_runs WHERE status = 'done' AND full_pass = ?",
-                               (True,)).scalar()
+        last_full = driver_sql(conn, "SELECT max(started_at) FROM balance_runs WHERE status = 'done' "
+                                     "AND full_pass = ?", (True,)).scalar()
         dirty = {k for (k,) in driver_sql(conn, "SELECT key FROM balance_dirty")}
         if full is None:
-            full = (last is None or "*" in dirty or last_full is None
-                    or parse_stamp(last_full) <= now - cad.full_every)
+            full = last is None or "*" in dirty or last_full is None or parse_stamp(last_full) <= now - cad.full_every
         out = Planned(full, driver_sql(conn, "SELECT coalesce(max(position), 0) FROM changefeed").scalar(),
                       dirty=dirty)
-        self.facts = Facts.read(conn)
+        self.facts = facts = Facts.read(conn)
+        self.stores = sorted(s for s, k in facts.kinds.items() if k == "store")
         out.folded = fold_sales(conn, now, cad.history)
         out.heard = dict(driver_sql(conn, "SELECT id, last_seen FROM locations WHERE kind = 'store' "
                                           "AND last_seen IS NOT NULL").all())
         online = online_intervals(conn, now, cad.history, out.heard)
         start = now - cad.history
-        self.facts.off_stores |= {s for s, k in self.facts.kinds.items() if k == "store" and sum(
+        facts.off_stores |= {s for s in self.stores if sum(
             (b - max(a, start) for a, b in online.get(s, ()) if b > start), timedelta()) < cad.min_seen}
         self.fc = Forecasts(conn, now, window=self.st.window, history=cad.history, online=online,
                             promos=promos_in(conn, now, cad.history, self.st.window), folded=out.folded)
+        elapsed = (now - parse_stamp(last[1])) if last else cad.every
+        changed = self._forecasts(out, elapsed)
         if full:
             self._full(out)
         else:
-            self._changed(out, last[0], last[1])
+            self._changed(out, changed, last[0])
         return out
 
     # -- forecasts --------------------------------------------------------------------------
 
-    def _refresh_store(self, out: Planned, store: str) -> dict[tuple[str, str], float]:
-        fresh = {(store, k): d for k, d in self.fc.store(store).items()}
-        for key, old in cached_demand(self.conn, store=store).items():
-            fresh.setdefault(key, 0.0)
-        out.refreshed.append(store)
-        return fresh
-
-    def _keep(self, out: Planned, fresh: dict, cached: dict) -> set[tuple[str, str]]:
-        """Note the forecasts worth writing; return the spots whose whole units changed."""
+    def _forecasts(self, out: Planned, elapsed: timedelta) -> set[tuple[str, str]]:
+        """Make the forecasts due this pass (`self.fresh`); the spots whose whole units changed."""
+        conn, now, cad = self.conn, self.now, self.cad
+        made = dict(driver_sql(conn, "SELECT store_id, refreshed_at FROM balance_stores").all())
+        dirty_stores = {k[6:] for k in out.dirty if k.startswith("store:")} & set(self.stores)
+        due = sorted((made.get(s) or "", s) for s in self.stores if (made.get(s) or "") <= stamp(now - cad.refresh_every))
+        turn = ceil(len(self.stores) * min(1.0, elapsed / cad.refresh_every))
+        fresh: dict[tuple[str, str], float] = {}
+        read = 0
+        for i, (_, s) in enumerate(due):
+            if i >= turn and read >= cad.refresh_rows:
+                break
+            read += self._whole_store(out, s, fresh)
+        for s in dirty_stores - set(out.refreshed):
+            self._whole_store(out, s, fresh)
+        # A store with no forecast yet is left alone: not knowing is not selling nothing.
+        self.facts.off_stores |= {s for s in self.stores if not made.get(s) and s not in out.refreshed}
+        by_store: dict[str, set[str]] = defaultdict(set)
+        for s, k in out.folded.touched():
+            by_store[s].add(k)
+        for k in (k[4:] for k in out.dirty if k.startswith("sku:")):
+            for s in driver_sql(conn, "SELECT DISTINCT store_id FROM balance_sales WHERE sku = ?", (k,)).scalars():
+                by_store[s].add(k)
+        for s, skus in by_store.items():
+            if s in out.refreshed:
+                continue
+            got = self.fc.store(s, skus)[0]
+            fresh.update({(s, k): got.get(k, 0.0) for k in skus})
+        self.fresh = fresh
+        cached = self._cached_at(fresh.keys())
         changed = set()
         for key, d in fresh.items():
             old = cached.get(key, 0.0)
@@ -131,73 +159,13 @@ class Pass:
                 out.demand[key] = d
         return changed
 
-    # -- the two kinds of pass -----------------------------------------------------------------
-
-    def _full(self, out: Planned) -> None:
-        conn = self.conn
-        stores = [s for s, k in self.facts.kinds.items() if k == "store"]
-        fresh: dict[tuple[str, str], float] = {}
-        cached: dict[tuple[str, str], float] = {}
-        for s in stores:
-            cached.update(cached_demand(conn, store=s))
-            fresh.update(self._refresh_store(out, s))
-        self._keep(out, fresh, cached)
-        skus = [k for (k,) in driver_sql(conn, "SELECT sku FROM items ORDER BY sku")]
-        for part in chunks(skus, 2000):
-            rows = [self.facts.spot(r, fresh.get((r[0], r[1]), 0.0)) for r in positions_of_skus(conn, part)]
-            self._plan(out, rows, wide=True)
-
-    def _changed(self, out: Planned, cursor: int, last_started: str) -> None:
-        conn, now, facts = self.conn, self.now, self.facts
-        spots: set[tuple[str, str]] = set()
-        wide: set[str] = set()
-        for loc, sku, kind in driver_sql(conn, "SELECT DISTINCT location, sku, kind FROM changefeed "
-                                               "WHERE position > ? AND position <= ?", (cursor, out.feed_to)):
-            if kind == "catalog" or facts.kinds.get(loc) != "store":
-                wide.add(sku)  # the SKU itself, or a warehouse's stock: sources for transfers may have changed
-            else:
-                spots.add((loc, sku))
-        dirty_skus = {k[4:] for k in out.dirty if k.startswith("sku:")}
-        dirty_stores = {k[6:] for k in out.dirty if k.startswith("store:")}
-        # Forecasts made again: spots with new sales, stores whose turn it is, what ops changed.
-        fresh: dict[tuple[str, str], float] = {}
-        stores = [s for s, k in facts.kinds.items() if k == "store"]
-        elapsed = max((now - parse_stamp(last_started)).total_seconds(), 1.0)
-        turn = ceil(len(stores) * min(1.0, elapsed / self.cad.refresh_every.total_seconds()))
-        due = sorted(driver_sql(conn, "SELECT refreshed_at, store_id FROM balance_stores WHERE refreshed_at <= ?",
-                                (stamp(now - self.cad.refresh_every),)).all())
-        known = {s for (s,) in driver_sql(conn, "SELECT store_id FROM balance_stores")}
-        whole_stores = ({s for _, s in due[:turn]} | {s for s in stores if s not in known} | dirty_stores) & set(stores)
-        for s in whole_stores:
-            fresh.update(self._refresh_store(out, s))
-        by_store: dict[str, set[str]] = defaultdict(set)
-        for s, k in out.folded.touched():
-            if s not in whole_stores:
-                by_store[s].add(k)
-        for s in dirty_skus:
-            for store in driver_sql(conn, "SELECT DISTINCT store_id FROM balance_sales WHERE sku = ?", (s,)).scalars():
-                if store not in whole_stores:
-                    by_store[store].add(s)
-        for s, skus in by_store.items():
-            fresh.update({(s, k): d for k, d in self.fc.store(s, skus).items()})
-            fresh.update({key: 0.0 for key in ((s, k) for k in skus) if key not in fresh})
-        cached = self._cached_at(fresh.keys())
-        spots |= self._keep(out, fresh, cached)
-        spots |= {(r[0], r[1]) for s in dirty_stores for r in driver_sql(
-            conn, "SELECT location, sku FROM positions WHERE location = ?", (s,))}
-        wide |= dirty_skus
-        spots = {sp for sp in spots if sp[1] not in wide}
-        demand = {**self._cached_at(spots), **fresh}
-        local = [facts.spot(r, demand.get((r[0], r[1]), 0.0)) for r in positions_at(conn, spots)]
-        stand_ins = [(STAND_IN, k, "warehouse", 0, 0, 0, 0, _UNLIMITED, 0, 0) for k in {r[1] for r in local}]
-        short = {m.sku for m in plan(local + stand_ins, self.st) if m.kind == "transfer"}
-        wide |= short
-        self._plan(out, [r for r in local if r[1] not in short], wide=False)
-        if wide:
-            cached_wide = cached_demand(conn, skus=wide)
-            rows = [facts.spot(r, fresh.get((r[0], r[1]), cached_wide.get((r[0], r[1]), 0.0)))
-                    for r in positions_of_skus(conn, sorted(wide))]
-            self._plan(out, rows, wide=True)
+    def _whole_store(self, out: Planned, store: str, fresh: dict) -> int:
+        got, read = self.fc.store(store)
+        fresh.update({(store, k): d for k, d in got.items()})
+        for (s, k) in cached_demand(self.conn, store=store):
+            fresh.setdefault((s, k), 0.0)
+        out.refreshed.append(store)
+        return read
 
     def _cached_at(self, spots) -> dict[tuple[str, str], float]:
         by_store: dict[str, list[str]] = defaultdict(list)
@@ -211,6 +179,45 @@ class Pass:
                     self.conn, f"SELECT sku, demand FROM balance_demand WHERE store_id = ? AND sku IN ({marks})",
                     (s, *part))})
         return out
+
+    # -- the two kinds of pass -----------------------------------------------------------------
+
+    def _full(self, out: Planned) -> None:
+        conn, fresh = self.conn, self.fresh
+        out.watch_all = True
+        skus = [k for (k,) in driver_sql(conn, "SELECT sku FROM items ORDER BY sku")]
+        for part in chunks(skus, 2000):
+            cached = cached_demand(conn, skus=part)
+            rows = [self.facts.spot(r, fresh.get((r[0], r[1]), cached.get((r[0], r[1]), 0.0)))
+                    for r in positions_of_skus(conn, part)]
+            self._plan(out, rows, wide=True)
+
+    def _changed(self, out: Planned, changed: set[tuple[str, str]], cursor: int) -> None:
+        conn, facts = self.conn, self.facts
+        spots = set(changed)
+        wide = {k[4:] for k in out.dirty if k.startswith("sku:")}
+        for loc, sku, kind in driver_sql(conn, "SELECT DISTINCT location, sku, kind FROM changefeed "
+                                               "WHERE position > ? AND position <= ?", (cursor, out.feed_to)):
+            if kind == "catalog" or facts.kinds.get(loc) != "store":
+                wide.add(sku)  # the SKU itself, or a warehouse's stock: sources for transfers may have changed
+            else:
+                spots.add((loc, sku))
+        for s in (k[6:] for k in out.dirty if k.startswith("store:")):
+            spots |= {(r[0], r[1]) for r in driver_sql(conn, "SELECT location, sku FROM positions WHERE location = ?",
+                                                       (s,))}
+        spots = {sp for sp in spots if sp[1] not in wide}
+        demand = {**self._cached_at(spots), **self.fresh}
+        local = [facts.spot(r, demand.get((r[0], r[1]), 0.0)) for r in positions_at(conn, spots)]
+        stand_ins = [(STAND_IN, k, "warehouse", 0, 0, 0, 0, _UNLIMITED, 0, 0, 0.0, None, False, 0, 0)
+                     for k in {r[1] for r in local}]
+        short = {m.sku for m in plan(local + stand_ins, self.st) if m.kind == "transfer"}
+        wide |= short
+        self._plan(out, [r for r in local if r[1] not in short], wide=False)
+        if wide:
+            cached = cached_demand(conn, skus=wide)
+            rows = [facts.spot(r, self.fresh.get((r[0], r[1]), cached.get((r[0], r[1]), 0.0)))
+                    for r in positions_of_skus(conn, sorted(wide))]
+            self._plan(out, rows, wide=True)
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -230,11 +237,15 @@ class Pass:
                 continue
             target = whole(demand)
             if target <= 0 or pinned is not None or off:
-                out.watch[(loc, sku)] = None
+                if not out.watch_all:
+                    out.watch[(loc, sku)] = None
                 continue
             # A pull plans the spot once quota + in flight is at or under `below` (`plan` has no move
             # for it above); watched only if that can come before the next pass.
             below = target - 1 - incoming + asked
             margin = ceil(demand * 2 * every) + self.st.min_move
             has = quota + in_flight + granted.get((loc, sku), 0)
-            out.watch[(loc, sku)] = below if has <= below + margin else None
+            if has <= below + margin:
+                out.watch[(loc, sku)] = below
+            elif not out.watch_all:
+                out.watch[(loc, sku)] = None
