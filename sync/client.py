@@ -23,7 +23,9 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from sync.models import LedgerTail, PullResponse, PushBatch, PushResult, Refusal, StoreOpening
+from sync.models import (
+    DaySnapshot, LedgerTail, PullResponse, PushBatch, PushResult, Refusal, SnapshotReceipt, StoreOpening,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -104,6 +106,11 @@ class HubClient:
     def ledger_tail(self, store_id: str, after: int) -> LedgerTail:
         """The hub's copy of this store's entries after `after` (a restored node recovers them)."""
         return self._call("GET", f"/stores/{store_id}/ledger", LedgerTail, params={"after": after})
+
+    def put_snapshot(self, part: DaySnapshot) -> SnapshotReceipt:
+        """One part of an end-of-day snapshot; sending a part again is safe (the hub keeps the first)."""
+        return self._call("PUT", f"/stores/{part.store_id}/snapshots/{part.business_date}", SnapshotReceipt,
+                          content=part.model_dump_json(), headers={"Content-Type": "application/json"})
 
 
 def _refusal(r: httpx.Response) -> Refusal:

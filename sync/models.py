@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StringConstraints
+from datetime import date
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StringConstraints, model_validator
 
 from sync.kinds import Kind, Policy
 
@@ -25,6 +27,11 @@ MAX_ORDERS = 1000  # web orders to hand over in one pull; more wait for the next
 MAX_UNITS = 1_000_000_000
 MAX_AMOUNT = 10**15
 MAX_SEQ = 10**18  # within a signed 64-bit integer, and exact as a JSON number (a double)
+# An end-of-day snapshot holds a row per SKU, at most MAX_SNAPSHOT_ROWS, sent in parts of SNAPSHOT_PART_ROWS
+# (a part of the longest SKUs and largest figures stays under the hub's 2 MB body limit).
+MAX_SNAPSHOT_ROWS = 200_000
+SNAPSHOT_PART_ROWS = 10_000
+MAX_SNAPSHOT_PARTS = MAX_SNAPSHOT_ROWS // SNAPSHOT_PART_ROWS
 
 
 
@@ -251,3 +258,66 @@ class StoreOpening(Wire):
     # Whose layout the chain's in-store (price and weight) codes are printed in; None: the node keeps its own.
     rcn_country: Country | None = None
     next_grant_no: int = 1
+
+
+BusinessDate = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]  # YYYY-MM-DD, the store's local day
+SnapshotRow = tuple[Id, Count, Count, Count, Count]  # sku, floor, back, quota, held
+
+
+class Signature(Wire):
+    """Who signed a snapshot off: the terminal and clerk (the runner's own, when its schedule took it)."""
+
+    terminal: Id
+    clerk: Id
+
+
+class DaySnapshot(Wire):
+    """One part of a store's end-of-day snapshot: every SKU's on hand by bin, quota and held units as the
+    balances after ledger entry `last_seq` (0: before any entry), for business date `business_date`.
+
+    A snapshot of `row_count` rows is sent as `parts` parts, in SKU order, each of exactly
+    SNAPSHOT_PART_ROWS rows but the last (one empty part for no rows); every part repeats the header.
+    The split is fixed, so a part sent again is the same part."""
+
+    version: Literal[1] = WIRE_VERSION
+    store_id: Id
+    business_date: BusinessDate
+    last_seq: Cursor
+    taken_at: Stamp
+    signed_by: Signature
+    row_count: bounded(0, MAX_SNAPSHOT_ROWS)
+    part: bounded(1, MAX_SNAPSHOT_PARTS)
+    parts: bounded(1, MAX_SNAPSHOT_PARTS)
+    rows: Annotated[list[SnapshotRow], Field(max_length=SNAPSHOT_PART_ROWS)]
+
+    @model_validator(mode="after")
+    def _whole(self) -> DaySnapshot:
+        try:
+            date.fromisoformat(self.business_date)
+        except ValueError:
+            raise ValueError(f"business_date {self.business_date} is not a calendar date") from None
+        parts = max(1, -(-self.row_count // SNAPSHOT_PART_ROWS))
+        if self.parts != parts:
+            raise ValueError(f"{self.row_count} rows are sent as {parts} parts, not {self.parts}")
+        if self.part > self.parts:
+            raise ValueError(f"part {self.part} of {self.parts} does not exist")
+        want = min(SNAPSHOT_PART_ROWS, self.row_count - (self.part - 1) * SNAPSHOT_PART_ROWS)
+        if len(self.rows) != want:
+            raise ValueError(f"part {self.part} of {self.parts} holds {want} rows, not {len(self.rows)}")
+        skus = [r[0] for r in self.rows]
+        if any(a >= b for a, b in zip(skus, skus[1:])):
+            raise ValueError("a part's rows are in SKU order, each SKU once")
+        return self
+
+
+class SnapshotReceipt(Wire):
+    """The hub's answer to a part: how many parts it holds, and where the snapshot stands: `incomplete`
+    (parts missing), `waiting` (whole; the hub holds entries only up to before `last_seq` yet),
+    `compared` (with the hub's copy of the ledger up to `last_seq`; `differences` SKUs differ)."""
+
+    store_id: Id
+    business_date: BusinessDate
+    parts_in: Count
+    parts: Count
+    status: Literal["incomplete", "waiting", "compared"]
+    differences: Count | None = None
