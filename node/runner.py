@@ -33,6 +33,7 @@ from node.recovery import (  # noqa: F401 - re-exported: callers take the stops 
     refuse_if_stopped,
 )
 from node.service import Clock, Node
+from node.snapshots import close_if_due, send_snapshots
 from sync.client import HubClient, Offline, Refused
 from sync.kinds import stamp
 from sync.models import MAX_BATCH, PushBatch, StoreOpening
@@ -42,6 +43,7 @@ log = logging.getLogger("backroom.node.runner")
 # The status bar promises OFFLINE within 5 s of the hub hanging or dying: a probe every second,
 # each given sync.client.PROBE_TIMEOUT, lands the flag in under 3 s and leaves the bar's own poll time.
 PROBE_EVERY = 1.0
+CLOSE_EVERY = 15.0  # seconds between looks at whether the store's closing time has come
 
 
 def push(node: Node, client: HubClient, *, batch: int = PUSH_BATCH) -> int:
@@ -115,7 +117,9 @@ def _sync(node: Node, client: HubClient, with_pull: bool) -> dict:
     if node.meta().get("sync_stopped") in BLOCKING:
         recover(node, client)  # raises while the hub and this file still disagree
     pulled = pull(node, client) if with_pull else {}
-    return {"pushed": push(node, client), **pulled}
+    done = {"pushed": push(node, client), **pulled}
+    sent = send_snapshots(node, client)  # after the push: the hub holds the entries a snapshot covers
+    return {**done, "snapshots": sent} if sent else done
 
 
 def sync_once(node: Node, client: HubClient, *, with_pull: bool = True) -> dict:
@@ -202,11 +206,13 @@ def client_for(node: Node, *, timeout: float = 5.0, retries: int = 2) -> HubClie
 
 
 class Runner:
-    """Pushes shortly after each sale and on an interval, pulls on an interval, expires holds."""
+    """Pushes shortly after each sale and on an interval, pulls on an interval, expires holds, and takes
+    the end-of-day snapshot at the store's closing time."""
 
     def __init__(self, node_path: str, *, pull_every: float = 10.0, check_every: float = 0.5,
-                 probe_every: float = PROBE_EVERY, on_sync: Callable[[dict], None] | None = None,
-                 clock: Clock | None = None, client: HubClient | None = None) -> None:
+                 probe_every: float = PROBE_EVERY, close_every: float = CLOSE_EVERY,
+                 on_sync: Callable[[dict], None] | None = None, clock: Clock | None = None,
+                 client: HubClient | None = None) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.interval import IntervalTrigger
 
@@ -228,6 +234,11 @@ class Runner:
         # A cheap check every half second: push as soon as a terminal has written something.
         self.scheduler.add_job(self.tick, IntervalTrigger(seconds=check_every, timezone="UTC"),
                                id="tick", max_instances=1, coalesce=True)
+        # The end-of-day snapshot at the store's closing time (meta `close_at`, off until set): looked for on
+        # an interval, not a cron, so a changed setting counts and a runner started after the close takes it.
+        self._snapshot_taken = False
+        self.scheduler.add_job(self.close_day_if_due, IntervalTrigger(seconds=close_every, timezone="UTC"),
+                               id="close-day", max_instances=1, coalesce=True)
 
     def tick(self) -> dict | None:
         with self._lock:
@@ -238,8 +249,9 @@ class Runner:
             due_pull = self._last_pull is None or now - self._last_pull >= self.pull_every
             if self._compared:
                 self._expire_holds()
-            if not (waiting or due_pull):
+            if not (waiting or due_pull or self._snapshot_taken):
                 return None
+            self._snapshot_taken = False
             if due_pull:
                 self._last_pull = now
             try:
@@ -256,6 +268,13 @@ class Runner:
                 self.on_sync(result)
             log.info("sync %s", json.dumps(result))
             return result
+
+    def close_day_if_due(self) -> dict | None:
+        """Take today's end-of-day snapshot once the store's closing time has come (the next tick sends it)."""
+        with self._lock:
+            taken = close_if_due(self.node)
+            self._snapshot_taken = self._snapshot_taken or taken is not None
+            return taken
 
     def _expire_holds(self) -> None:
         try:

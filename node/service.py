@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from node import opening, queries, rules
 from node.orders import Orders
+from node.snapshots import Snapshots
 from node.bounds import MAX_TERMINAL, Limits, check_text
 from node.errors import BadInput, NotInitialised
 from node.opening import DEFAULT_QUOTA_SHARE, initialise_from_chain, opening_quota
@@ -48,9 +49,10 @@ def _same_kind(op_id: str, done: str, asked: str) -> None:
         raise BadInput(f"Operation id {op_id} was already used for a {done}, not a {asked}.")
 
 
-class Node(queries.Reads, Orders):
+class Node(queries.Reads, Orders, Snapshots):
     """A store's node file, used by one terminal and clerk; its reads come from `queries.Reads`,
-    its web orders to hand over from `node.orders.Orders`."""
+    its web orders to hand over from `node.orders.Orders`, its end-of-day snapshots from
+    `node.snapshots.Snapshots`."""
 
     def __init__(self, path: str | Path, *, terminal: str = "T1", clerk: str = "clerk",
                  clock: Clock = utcnow) -> None:

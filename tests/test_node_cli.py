@@ -364,7 +364,8 @@ def test_every_command_has_help() -> None:
     names = {" ".join(p) for p, _ in commands}
     assert {"init", "sell", "return", "receive", "hold", "release", "expire", "count", "damaged", "expired",
             "lost", "move", "transfer", "transfer out", "transfer in", "grant", "release-quota", "orders",
-            "hand-over", "lookup", "search", "ledger", "backup", "settings", "status", "sync", "recover", "run"} == names
+            "hand-over", "lookup", "search", "ledger", "backup", "settings", "close-day", "status", "sync", "recover",
+            "run"} == names
     for path, text in commands:
         assert text.strip(), path
         p = run(*path, "--help")

@@ -17,6 +17,7 @@ from node.cli.common import (
     emit_json,
     quota_share,
 )
+from node.cli.closing import cmd_close_day
 from node.cli.orders import cmd_hand_over, cmd_orders
 from node.cli.reads import cmd_ledger, cmd_lookup, cmd_search
 from node.cli.sales import cmd_expire, cmd_hold, cmd_release, cmd_return, cmd_sell
@@ -180,6 +181,15 @@ def build_parser(subparsers: argparse._SubParsersAction | None = None) -> argpar
              common, "Show the store's own settings, or change them with KEY=VALUE pairs, e.g.\n"
              "  backroom node settings receipt_width=48 confirm_line_qty=12\nEach value is checked before any is written.")
     p.add_argument("pairs", nargs="*", metavar="KEY=VALUE", help="a setting and its new value")
+
+    p = _add(sub, "close-day", cmd_close_day, "take the end-of-day snapshot (on hand by bin, quota, held per SKU) "
+             "for the hub to check", common,
+             "Take the end-of-day snapshot: every SKU's floor, back, quota and held units as of the ledger's last\n"
+             "sequence, signed off by this terminal and clerk, sent to the hub at the next sync. One per business\n"
+             "date (the store's local day, setting tz); again for the same date shows the first. The runner takes\n"
+             "it by itself at the store's closing time (setting close_at, e.g. 22:00; off until set).")
+    p.add_argument("--date", metavar="YYYY-MM-DD", help="the business date (default: today in the store's zone); "
+                   "an earlier day only if nothing was written since it ended")
 
     _add(sub, "status", cmd_status, "show the store, its policy, the ledger and its sync state (online, waiting)",
          common)

@@ -224,3 +224,34 @@ def m006_orders_to_hand_over(db: Database) -> None:
             WHERE kind IN ('quota_granted', 'transfer_in', 'order_handed_over');
         """
     )
+
+
+@migrations()
+def m007_day_snapshots(db: Database) -> None:
+    # End-of-day snapshots (`backroom node close-day`, or the runner at the store's close): the figures
+    # per SKU as of the last sequence they cover, kept until the hub acknowledges them. Once it has, the
+    # rows go (the hub holds them) and the header stays, so a date is snapshotted once.
+    db.executescript(
+        """
+        CREATE TABLE day_snapshots (
+            business_date TEXT PRIMARY KEY,
+            last_seq INTEGER NOT NULL,
+            taken_at TEXT NOT NULL,
+            terminal TEXT NOT NULL,
+            clerk TEXT NOT NULL,
+            row_count INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'to_send',
+            sent_at TEXT,
+            answer TEXT
+        );
+        CREATE TABLE day_snapshot_rows (
+            business_date TEXT NOT NULL REFERENCES day_snapshots(business_date),
+            sku TEXT NOT NULL,
+            floor INTEGER NOT NULL,
+            back INTEGER NOT NULL,
+            quota INTEGER NOT NULL,
+            held INTEGER NOT NULL,
+            PRIMARY KEY (business_date, sku)
+        );
+        """
+    )
