@@ -26,13 +26,18 @@ if TYPE_CHECKING:
 
 STORE_OPS = (
     ("sale", 40), ("hold", 8), ("collect", 6), ("unhold", 3), ("return", 7), ("receive", 6), ("count", 6),
-    ("shrink", 3), ("found", 3), ("write_off", 4), ("move", 4), ("release", 3), ("transfer", 3), ("hand_over", 15),
+    ("shrink", 3), ("found", 3), ("write_off", 4), ("move", 4), ("release", 3), ("transfer", 3),
 )
 WRITE_OFFS = ("damaged", "expired", "lost")
 
 
 def act(w: World, store: str) -> None:
-    op = w.rng.choices([n for n, _ in STORE_OPS], weights=[x for _, x in STORE_OPS])[0]
+    from tests.sim import orders  # noqa: PLC0415 - orders uses this module's helpers
+
+    if w.orders_rng.random() < orders.HAND_OVER and _node(w, store).orders_to_hand_over():
+        op = "hand_over"  # the clerk sees web orders waiting; with none, the step is as it was before them
+    else:
+        op = w.rng.choices([n for n, _ in STORE_OPS], weights=[x for _, x in STORE_OPS])[0]
     w.stats[f"op:{op}"] += 1
     try:
         globals()[f"op_{op}"](w, store, w.rng.choice(w.skus))
@@ -269,10 +274,10 @@ def book_arrived_transfers(w: World, everything: bool = False) -> None:
 def web_shop(w: World) -> None:
     from tests.sim import orders  # noqa: PLC0415 - orders uses this module's helpers
 
-    rng, hub = w.rng, w.pick_hub()
-    what = rng.choices(("reserve", "retry", "commit", "cancel", "expire", "fulfil"), weights=(6, 1, 3, 2, 2, 8))[0]
-    if what == "fulfil":
+    if w.orders_rng.random() < orders.FULFIL:
         return orders.web_fulfil(w)
+    rng, hub = w.rng, w.pick_hub()
+    what = rng.choices(("reserve", "retry", "commit", "cancel", "expire"), weights=(6, 1, 3, 2, 2))[0]
     open_ = sorted(r for r, x in w.web.items() if x["status"] in ("held", "ordered", "to_hand_over"))
     try:
         if what == "reserve" or (what == "retry" and not w.web):
@@ -319,7 +324,7 @@ def ops(w: World) -> None:
     re-source an order put at risk."""
     from tests.sim import orders  # noqa: PLC0415 - orders uses this module's helpers
 
-    if w.rng.random() < 0.3 and orders.ops_resource(w):
+    if w.orders_rng.random() < orders.RESOURCE and orders.ops_resource(w):
         return
     rng, hub = w.rng, w.pick_hub()
     store, sku = rng.choice(w.stores), rng.choice(w.skus)

@@ -21,12 +21,16 @@ if TYPE_CHECKING:
     from tests.sim.world import World
 
 TO_FULFIL = ("ordered", "to_hand_over")
+# How often a step is about web orders, drawn from the world's `orders_rng` (see World.step).
+HAND_OVER = 0.25  # of a store's steps while it has orders to hand over: a clerk hands one over
+FULFIL = 0.3  # of the web shop's steps
+RESOURCE = 0.3  # of ops' steps: re-source an order at risk, if there is one
 
 
 def web_fulfil(w: World) -> None:
     """The web shop ships an order, asks its store to hand it over, or cancels it (sometimes one already
     handed over, which the hub must refuse)."""
-    rng, hub = w.rng, w.pick_hub()
+    rng, hub = w.orders_rng, w.pick_hub()
     what = rng.choices(("fulfil", "cancel", "cancel_done", "look"), weights=(8, 2, 1, 1))[0]
     # An order is fulfilled once, mostly; now and then the web shop changes its mind (pick-up to ship).
     want = {"cancel_done": ("done",), "fulfil": ("ordered",) if rng.random() < 0.9 else TO_FULFIL}.get(what, TO_FULFIL)
@@ -88,7 +92,7 @@ def op_hand_over(w: World, store: str, sku: str) -> None:
     orders = clerk._node(w, store).orders_to_hand_over()
     if not orders:
         return
-    o = w.rng.choice(orders)
+    o = w.orders_rng.choice(orders)
     if clerk._free_on_shelf(w, store, o["sku"]) < o["qty"]:
         w.stats["order_not_on_shelf"] += 1
         return
@@ -103,11 +107,11 @@ def op_hand_over(w: World, store: str, sku: str) -> None:
 
 def ops_resource(w: World) -> bool:
     """Ops moves an order put at risk to the location that can promise most; False if none is at risk."""
-    hub = w.pick_hub()
     risky = sorted(r["reservation_id"] for r in w.hubs[0].at_risk() if r["status"] in TO_FULFIL)
     if not risky:
         return False
-    rid = w.rng.choice(risky)
+    hub = w.pick_hub()
+    rid = w.orders_rng.choice(risky)
     try:
         got = hub.resource(rid, "best", key=f"resource-{w.step_no}-{rid}")
         w.stats["orders_resourced"] += 1

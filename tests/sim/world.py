@@ -106,6 +106,7 @@ class World(Disasters):
         self.verbose = verbose
         self.bugs = bugs
         self.rng = random.Random(seed)
+        self.orders_rng = random.Random(f"{seed}:orders")
         self.faults = faults if faults is not None else Faults.draw(self.rng)
         self.now = T0
         self.step_no = 0
@@ -262,6 +263,9 @@ class World(Disasters):
     def step(self, i: int) -> None:
         self.step_no = i
         self.rng = random.Random(self.seed * 1_000_003 + i)
+        # Web orders' fulfilment draws from its own stream: a step that fulfils nothing draws as it did
+        # before fulfilment was simulated, so the faults and the shrinker's schedules stay as they were.
+        self.orders_rng = random.Random(f"{self.seed}:{i}:orders")
         self.now += timedelta(minutes=self.rng.randint(1, 15))
         self.deliver_late()
         self.sweep()
@@ -359,6 +363,7 @@ class World(Disasters):
         """Every fault stops; the stores sync until nothing is left to move; all must agree."""
         self.step_no = self.steps + 1
         self.rng = random.Random(self.seed * 1_000_003 + 10**9)
+        self.orders_rng = random.Random(f"{self.seed}:heal:orders")
         self.net.perfect()
         self.faults.crash = 0.0
         self.hub_faults.on = False
