@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("rebalance", help="run a balancer pass now and print each move and why")
     b.add_argument("--dry-run", action="store_true", help="print the moves a pass would make; write nothing")
+    b.add_argument("--full", action="store_true", help="plan every SKU, not only what changed since the last pass")
     b.add_argument("--json", action="store_true", help="print the pass as JSON")
 
     t = sub.add_parser("token", help="issue or revoke a credential")
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.skus, args.stores, args.seed)
             print(json.dumps(hub.load_chain(chain, quota_share=args.quota_share, policy=args.policy)))
         elif args.cmd == "rebalance":
-            print_pass(hub.rebalance(dry_run=args.dry_run), as_json=args.json)
+            print_pass(hub.rebalance(dry_run=args.dry_run, full=args.full or None), as_json=args.json)
         elif args.cmd == "token" and args.token_cmd == "issue":
             print(hub.issue_token(args.role, args.store))
         elif args.cmd == "token" and args.token_cmd == "revoke":

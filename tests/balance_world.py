@@ -31,8 +31,8 @@ STEP = timedelta(minutes=10)
 
 
 class BalanceWorld:
-    def __init__(self, url: str, tmp: Path) -> None:
-        self.now = T0
+    def __init__(self, url: str, tmp: Path, start: datetime = T0) -> None:
+        self.now = start
         self.hub = Hub.open(url, clock=lambda: self.now)
         self.hub.load_chain(CHAIN, quota_share=0.5)
         self.nodes: dict[str, Node] = {}

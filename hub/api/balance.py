@@ -27,6 +27,7 @@ Limit = Annotated[int, Query(ge=1, le=5000)]
 class RebalanceAsk(BaseModel):
     model_config = ConfigDict(extra="forbid")
     dry_run: StrictBool = False  # return the moves a pass would make now, and write nothing
+    full: StrictBool = False  # plan every SKU, not only the spots that changed since the last pass
 
 
 class PinAsk(BaseModel):
@@ -64,7 +65,7 @@ async def rebalance(request: Request, hub: HubDep, who: Ops, limit: Limit = 500)
     """Run a balancer pass now (a `RebalanceAsk`): the moves it made (the first `limit`), each with its reason.
     409 while another pass is running. A dry run writes nothing."""
     ask = await parse_body(request, RebalanceAsk)
-    done = await off_loop(request, hub.rebalance, dry_run=ask.dry_run)
+    done = await off_loop(request, hub.rebalance, dry_run=ask.dry_run, full=ask.full or None)
     return {**done, "moves": done["moves"][:limit], "more_moves": len(done["moves"]) > limit}
 
 

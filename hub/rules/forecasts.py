@@ -34,6 +34,24 @@ from hub.rules.demand import (
 _MISSING = object()
 
 
+def _add_seen(seen: list[float], a: datetime, b: datetime) -> None:
+    """Add the hours of [a, b) to each hour of the week they fall in, as `demand.hourly_profile` does hour
+    by hour; the whole hours in between counted by arithmetic (a month is 720 of them)."""
+    first = _floor_hour(a) + HOUR
+    if b <= first:
+        seen[_slot(a)] += (b - a) / HOUR
+        return
+    seen[_slot(a)] += (first - a) / HOUR
+    last = _floor_hour(b)
+    n = int((last - first) / HOUR)
+    laps, rest = divmod(n, WEEK_HOURS)
+    k0 = _slot(first)
+    for i in range(WEEK_HOURS):
+        seen[(k0 + i) % WEEK_HOURS] += laps + (1 if i < rest else 0)
+    if b > last:
+        seen[_slot(last)] += (b - last) / HOUR
+
+
 class StoreForecaster:
     """Forecasts of one store's SKUs over [now, now + window), as `demand.forecast` makes them."""
 
@@ -43,14 +61,9 @@ class StoreForecaster:
         self.start = _floor_hour(now - history)
         self.spans = [(self.start, now)] if online is None else _merged(online, self.start, now)
         self.starts = [a for a, _ in self.spans]
-        seen = [0.0] * WEEK_HOURS
+        self.seen = seen = [0.0] * WEEK_HOURS
         for a, b in self.spans:
-            t = a
-            while t < b:
-                nxt = min(_floor_hour(t) + HOUR, b)
-                seen[_slot(t)] += (nxt - t) / HOUR
-                t = nxt
-        self.seen = seen
+            _add_seen(seen, a, b)
         self.total_seen = sum(seen)
         self.hour_seen = [sum(seen[d * 24 + h] for d in range(7)) for h in range(24)]
         here = [p for p in promos if p.applies(None, location)]

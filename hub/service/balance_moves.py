@@ -25,6 +25,7 @@ from hub.db import RowWriter, driver_sql, leasing, one_of, transact
 from hub.rules import Move
 from hub.service.balance_inputs import chunks, note_contact
 from hub.service.balance_pass import Planned
+from hub.service.common import _WRITE_POSITIONS, _feed_row, _write_feed
 
 CHUNK = 1000
 LEASE = "balance"
@@ -64,7 +65,7 @@ def grant_many(hub: Any, conn: Connection, moves: list[tuple[str, Move]], now: s
     pinned = {(s, k) for s, k in driver_sql(conn, f"SELECT store_id, sku FROM balance_pins WHERE sku {any_sku}",
                                             params)}
     off = {k for (k,) in driver_sql(conn, "SELECT key FROM balance_off")}
-    recorded, grant_rows = [], []
+    recorded, grant_rows, changed, feed = [], [], [], []
     for store, ms in by_store.items():
         loc = hub._location(conn, store, "store")
         ps = hub._positions(conn, store, {m.sku for _, m in ms})
@@ -86,7 +87,13 @@ def grant_many(hub: Any, conn: Connection, moves: list[tuple[str, Move]], now: s
             recorded.append((mid, m, outcome, ref))
         if no != loc.next_grant_no:
             driver_sql(conn, "UPDATE locations SET next_grant_no = ? WHERE id = ?", (no, store))
-            hub._save(conn, before, ps.values(), now)
+            for p in ps.values():
+                changed.append(p.row())
+                row = _feed_row(p.location, p.sku, before.get(p.sku), p.on_hand, p.promisable, now)
+                if row:
+                    feed.append(row)
+    _WRITE_POSITIONS.write(conn, changed)
+    _write_feed(conn, feed)
     _GRANTS.write(conn, grant_rows)
     return recorded
 

@@ -42,8 +42,8 @@ from sqlalchemy import Connection
 from hub.db import driver_sql
 from hub.rules import BalanceSettings, Move, plan
 from hub.service.balance_inputs import (
-    Facts, Folded, Forecasts, cached_demand, chunks, fold_sales, online_intervals, positions_at, positions_of_skus,
-    promos_in,
+    Facts, Folded, Forecasts, cached_demand, chunks, fetch, fold_sales, online_intervals, positions_at,
+    positions_of_skus, promos_in,
 )
 from sync.kinds import parse_stamp, stamp
 
@@ -175,7 +175,7 @@ class Pass:
         for s, skus in by_store.items():
             for part in chunks(skus):
                 marks = ", ".join("?" * len(part))
-                out.update({(s, k): d for k, d in driver_sql(
+                out.update({(s, k): d for k, d in fetch(
                     self.conn, f"SELECT sku, demand FROM balance_demand WHERE store_id = ? AND sku IN ({marks})",
                     (s, *part))})
         return out
@@ -196,8 +196,8 @@ class Pass:
         conn, facts = self.conn, self.facts
         spots = set(changed)
         wide = {k[4:] for k in out.dirty if k.startswith("sku:")}
-        for loc, sku, kind in driver_sql(conn, "SELECT DISTINCT location, sku, kind FROM changefeed "
-                                               "WHERE position > ? AND position <= ?", (cursor, out.feed_to)):
+        for loc, sku, kind in fetch(conn, "SELECT DISTINCT location, sku, kind FROM changefeed "
+                                          "WHERE position > ? AND position <= ?", (cursor, out.feed_to)):
             if kind == "catalog" or facts.kinds.get(loc) != "store":
                 wide.add(sku)  # the SKU itself, or a warehouse's stock: sources for transfers may have changed
             else:
