@@ -29,6 +29,7 @@ class HandOverScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.orders: dict[str, dict] = {}
+        self._shown: dict[str, dict] | None = None  # what the table shows; None: draw it again
         self.saving = False
 
     def compose(self) -> ComposeResult:
@@ -61,9 +62,9 @@ class HandOverScreen(Screen):
 
     def refresh_orders(self) -> None:
         orders = {o["order_id"]: o for o in self.app.till.orders_to_hand_over()}
-        if orders == self.orders:
+        if orders == self._shown:
             return
-        self.orders = orders
+        self.orders = self._shown = orders
         t = self.query_one("#orders", DataTable)
         keep = t.cursor_row
         t.clear()
@@ -92,13 +93,13 @@ class HandOverScreen(Screen):
     def _done(self, o: dict) -> None:
         self.saving = False
         self.say(f"Order {o['order_id']} handed over: {o['qty']} × {o['name'] or o['sku']}.")
-        self.orders = {}  # read the list again
+        self._shown = None  # read the list again
         self.refresh_orders()
         self.focus_scan()
 
     def _refused(self, err: StoreError) -> None:
         self.saving = False
         self.say(str(err), error=True)
-        self.orders = {}
+        self._shown = None
         self.refresh_orders()
         self.focus_scan()
