@@ -57,12 +57,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sync.models import LedgerEntry
+from tests.sim import check_orders as orders
 
 if TYPE_CHECKING:
     from tests.sim.world import World
 
 OPEN = ("held", "ordered", "to_hand_over", "transfer")
-FINAL = ("done", "cancelled", "expired")
 
 
 class Violation(AssertionError):
@@ -196,12 +196,7 @@ class Checker:
                     self.fail(f"{s}: grant {ref} applied twice (again at seq {seq})")
                 cp.grants.add(ref)
             if kind == "order_handed_over":
-                if ref in cp.handed:
-                    self.fail(f"{s}: order {ref} handed over twice (again at seq {seq})")
-                cp.handed[ref] = (sku, r[5])
-                if r[8] or r[9] or r[6] + r[7] != -r[5]:
-                    self.fail(f"{s}: entry {seq} hands over order {ref} with quota {r[8]:+d}, held {r[9]:+d}, "
-                              f"on hand {r[6] + r[7]:+d} for {r[5]} units: a hand-over is out of the hub's share")
+                orders.node_hand_over(self.fail, s, cp.handed, seq, ref, sku, r[5], r[6], r[7], r[8], r[9])
             rid = detail.get("request_id") if kind == "quota_released" else None
             if rid:
                 if rid in cp.answered:
@@ -295,20 +290,8 @@ class Checker:
                 reserved[(loc, sku)] += qty
                 if risky:
                     at_risk[(loc, sku)] += qty
-            was = self.final.get(rid)
-            if was is not None and was != status:
-                self.fail(f"hub: reservation {rid} was {was} and is {status} now")
-            if status in FINAL:
-                self.final[rid] = status
-            if status == "done" and loc in w.stores and rid not in self.hub_copy[loc].handed:
-                self.fail(f"hub: order {rid} is done at {loc}, and {loc}'s copy holds no hand-over of it")
-        # Hand-overs the hub could not match to an open order of that store (one cancelled or moved
-        # meanwhile) left its share unplanned, as an over-quota sale does.
-        unmatched: dict[tuple[str, str], int] = defaultdict(int)
-        for s in w.stores:
-            for ref, (sku, qty) in self.hub_copy[s].handed.items():
-                if not (status_of.get(ref) == "done" and loc_of.get(ref) == s):
-                    unmatched[(s, sku)] += qty
+            orders.reservation(self.fail, self.final, w.stores, self.hub_copy, rid, loc, status)
+        unmatched = orders.unmatched(w.stores, self.hub_copy, status_of, loc_of)
         for rid, x in w.web.items():
             if x["status"] == "ordered" and status_of.get(rid) == "expired":
                 self.fail(f"hub: web order {rid} was confirmed as an order, and has expired since")
