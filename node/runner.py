@@ -35,7 +35,7 @@ from node.recovery import (  # noqa: F401 - re-exported: callers take the stops 
 from node.service import Clock, Node
 from node.snapshots import close_if_due, send_snapshots
 from sync.client import HubClient, Offline, Refused
-from sync.kinds import stamp
+from sync.kinds import stamp, utcnow
 from sync.models import MAX_BATCH, PushBatch, StoreOpening
 
 log = logging.getLogger("backroom.node.runner")
@@ -238,7 +238,7 @@ class Runner:
         # an interval, not a cron, so a changed setting counts and a runner started after the close takes it.
         self._snapshot_taken = False
         self.scheduler.add_job(self.close_day_if_due, IntervalTrigger(seconds=close_every, timezone="UTC"),
-                               id="close-day", max_instances=1, coalesce=True)
+                               id="close-day", max_instances=1, coalesce=True, next_run_time=utcnow())
 
     def tick(self) -> dict | None:
         with self._lock:

@@ -135,25 +135,28 @@ def send_snapshots(node: Node, client: HubClient) -> int:
     for s in pending:
         day = s["business_date"]
         rows = node.snapshot_rows(day)
-        parts = max(1, -(-len(rows) // SNAPSHOT_PART_ROWS))
+        n = max(1, -(-len(rows) // SNAPSHOT_PART_ROWS))
         try:
-            receipt = None
-            for i in range(parts):
-                receipt = client.put_snapshot(DaySnapshot(
-                    store_id=node.store_id, business_date=day, last_seq=s["last_seq"], taken_at=s["taken_at"],
-                    signed_by=Signature(terminal=s["terminal"], clerk=s["clerk"]), row_count=len(rows),
-                    part=i + 1, parts=parts, rows=rows[i * SNAPSHOT_PART_ROWS:(i + 1) * SNAPSHOT_PART_ROWS]))
-        except Refused as r:
-            why = f"The hub refused the end-of-day snapshot of {day}: {r.code}: {r.message}"
+            parts = [DaySnapshot(store_id=node.store_id, business_date=day, last_seq=s["last_seq"],
+                                 taken_at=s["taken_at"], signed_by=Signature(terminal=s["terminal"], clerk=s["clerk"]),
+                                 row_count=len(rows), part=i + 1, parts=n,
+                                 rows=rows[i * SNAPSHOT_PART_ROWS:(i + 1) * SNAPSHOT_PART_ROWS]) for i in range(n)]
+            problem = next((p.problem() for p in parts if p.problem()), None)
         except ValidationError as err:
             first = err.errors()[0]
             where = ".".join(str(x) for x in first.get("loc", ()))
-            why = (f"The end-of-day snapshot of {day} cannot be sent: {where}: {first.get('msg')} "
-                   f"({err.error_count()} problems).")
+            problem = f"{where}: {first.get('msg')} ({err.error_count()} problems)"
+        if problem:
+            why = f"The end-of-day snapshot of {day} cannot be sent: {problem}."
         else:
-            node.snapshot_settled(day, "sent", receipt.model_dump() if receipt else {})
-            sent += 1
-            continue
+            try:
+                receipts = [client.put_snapshot(p) for p in parts]
+            except Refused as r:
+                why = f"The hub refused the end-of-day snapshot of {day}: {r.code}: {r.message}"
+            else:
+                node.snapshot_settled(day, "sent", receipts[-1].model_dump())
+                sent += 1
+                continue
         log.error("%s", why)
         node.snapshot_settled(day, "refused", {"error": why})
         node.record_problem("snapshot_refused", day, why)

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from datetime import date
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StringConstraints, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StringConstraints
 
 from sync.kinds import Kind, Policy
 
@@ -277,7 +277,7 @@ class DaySnapshot(Wire):
 
     A snapshot of `row_count` rows is sent as `parts` parts, in SKU order, each of exactly
     SNAPSHOT_PART_ROWS rows but the last (one empty part for no rows); every part repeats the header.
-    The split is fixed, so a part sent again is the same part."""
+    The split is fixed, so a part sent again is the same part (`problem` says what breaks it)."""
 
     version: Literal[1] = WIRE_VERSION
     store_id: Id
@@ -290,24 +290,26 @@ class DaySnapshot(Wire):
     parts: bounded(1, MAX_SNAPSHOT_PARTS)
     rows: Annotated[list[SnapshotRow], Field(max_length=SNAPSHOT_PART_ROWS)]
 
-    @model_validator(mode="after")
-    def _whole(self) -> DaySnapshot:
+    def problem(self) -> str | None:
+        """What does not add up in this part (its date, its place in the split, its rows' order), in words;
+        None if nothing. Not a validator: the schema cannot say these, and a request the schema allows is
+        refused by the hub as a conflict, not as malformed."""
         try:
             date.fromisoformat(self.business_date)
         except ValueError:
-            raise ValueError(f"business_date {self.business_date} is not a calendar date") from None
+            return f"business date {self.business_date} is not a calendar date"
         parts = max(1, -(-self.row_count // SNAPSHOT_PART_ROWS))
         if self.parts != parts:
-            raise ValueError(f"{self.row_count} rows are sent as {parts} parts, not {self.parts}")
+            return f"{self.row_count} rows are sent as {parts} parts of at most {SNAPSHOT_PART_ROWS}, not {self.parts}"
         if self.part > self.parts:
-            raise ValueError(f"part {self.part} of {self.parts} does not exist")
+            return f"part {self.part} of {self.parts} does not exist"
         want = min(SNAPSHOT_PART_ROWS, self.row_count - (self.part - 1) * SNAPSHOT_PART_ROWS)
         if len(self.rows) != want:
-            raise ValueError(f"part {self.part} of {self.parts} holds {want} rows, not {len(self.rows)}")
+            return f"part {self.part} of {self.parts} holds {want} rows, not {len(self.rows)}"
         skus = [r[0] for r in self.rows]
-        if any(a >= b for a, b in zip(skus, skus[1:])):
-            raise ValueError("a part's rows are in SKU order, each SKU once")
-        return self
+        if any(a >= b for a, b in zip(skus, skus[1:], strict=False)):
+            return "a part's rows are in SKU order, each SKU once"
+        return None
 
 
 class SnapshotReceipt(Wire):

@@ -266,7 +266,7 @@ def ledger_entry(store_id: str, seq: int, sku: str, **fields: object):  # type: 
 
 
 class LocalClient:
-    """What node.runner needs of a HubClient (opening, push, pull, ledger_tail), calling `hub` directly."""
+    """What node.runner needs of a HubClient (opening, push, pull, ledger_tail, put_snapshot), calling `hub` directly."""
 
     def __init__(self, hub: object, store_id: str) -> None:
         self.hub = hub
@@ -295,6 +295,9 @@ class LocalClient:
 
     def ledger_tail(self, store_id: str, after: int):  # type: ignore[no-untyped-def]
         return self._call(self.hub.ledger_tail, store_id, after)  # type: ignore[attr-defined]
+
+    def put_snapshot(self, part):  # type: ignore[no-untyped-def]
+        return self._call(self.hub.put_snapshot, self.store_id, part.business_date, part)  # type: ignore[attr-defined]
 
     def close(self) -> None:
         pass

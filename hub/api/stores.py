@@ -1,15 +1,17 @@
-"""Routes for store nodes: opening, push (ledger), pull."""
+"""Routes for store nodes: opening, push (ledger), pull, end-of-day snapshots."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 from hub.api.errors import BUSY, MALFORMED, TOO_LARGE, UNAUTHENTICATED, describe_invalid
 from hub.deps import HubDep, StoreCaller, Token, json_body, off_loop, parse_body, write
-from sync.models import MAX_SEQ, LedgerTail, PullResponse, PushBatch, PushResult, StoreOpening
+from sync.models import (
+    MAX_SEQ, DaySnapshot, LedgerTail, PullResponse, PushBatch, PushResult, SnapshotReceipt, StoreOpening,
+)
 
 router = APIRouter(prefix="/stores", tags=["stores"])
 
@@ -48,3 +50,23 @@ def pull(store_id: str, hub: HubDep, who: StoreCaller,
 @router.get("/{store_id}/opening", response_model=StoreOpening, responses=REFUSALS)
 def opening(store_id: str, hub: HubDep, who: StoreCaller) -> StoreOpening:
     return hub.opening(store_id)
+
+
+SNAPSHOT_REFUSALS = {**UNAUTHENTICATED, 403: {"description": "not this store's token"},
+                     404: {"description": "unknown store"},
+                     409: {"description": "another snapshot (or other rows for this part) is held for that date, "
+                                          "or the part does not add up (its date, its place among the parts, "
+                                          "its rows' order)"},
+                     **TOO_LARGE, **MALFORMED, **BUSY}
+
+
+@router.put("/{store_id}/snapshots/{day}", response_model=SnapshotReceipt, responses=SNAPSHOT_REFUSALS,
+            openapi_extra=json_body(DaySnapshot))
+async def put_snapshot(store_id: str, day: Annotated[str, Path(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                                                               description="the business date, YYYY-MM-DD")],
+                       request: Request, hub: HubDep, token: Token) -> SnapshotReceipt:
+    """One part of the store's end-of-day snapshot (a `DaySnapshot`), sent by the store itself. A part the
+    hub holds already is a repeat and changes nothing. Once whole, it is compared with the hub's copy of the
+    store's ledger up to its sequence (now, or when those entries arrive); the nightly report shows it."""
+    part = await parse_body(request, DaySnapshot)
+    return await off_loop(request, hub.put_snapshot, store_id, day, part, token=token)

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Engine, insert, inspect, select
 
 from hub.db.schema import (
-    BALANCER_TABLES, metadata, positions, release_requests, reports, reservations, schema_migrations, transfers,
+    BALANCER_TABLES, SNAPSHOT_TABLES, metadata, positions, release_requests, reports, reservations, schema_migrations,
+    store_entries, transfers,
 )
 from hub.db.transactions import transact
 
@@ -71,9 +72,22 @@ def _m8_reports(conn: Connection) -> None:
     reports.create(conn, checkfirst=True)
 
 
+def _m9_day_snapshots(conn: Connection) -> None:
+    """End-of-day snapshots: each store's, its parts and rows until compared, and the differences found
+    (a fresh database has them from _m1)."""
+    metadata.create_all(conn, tables=[metadata.tables[t] for t in SNAPSHOT_TABLES], checkfirst=True)
+
+
+def _m10_entries_by_sku(conn: Connection) -> None:
+    """An index on store_entries (store_id, sku, seq): a SKU's entries at a store in ledger order, for the nightly
+    report's out-of-stock hours (a fresh database has it from _m1)."""
+    if "store_entries_sku" not in {i["name"] for i in inspect(conn).get_indexes("store_entries")}:
+        next(i for i in store_entries.indexes if i.name == "store_entries_sku").create(conn)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _m1, _m2_transfers, _m3_feed_positions, _m4_wide_figures, _m5_longer_idempotency_keys, _m6_order_fulfilment,
-    _m7_balancer, _m8_reports]
+    _m7_balancer, _m8_reports, _m9_day_snapshots, _m10_entries_by_sku]
 
 
 def migrate(engine: Engine, now: str) -> int:

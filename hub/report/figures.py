@@ -119,7 +119,8 @@ def money(minor: int | float | None) -> str:
 
 
 def changes(old: Mapping, new: Mapping) -> list[str]:
-    """What a re-issue changed, in sentences: the stores whose data were late, the KPIs and roll-forwards that moved."""
+    """What a re-issue changed, in sentences: the stores whose data were late or whose end-of-day snapshot came,
+    the KPIs and roll-forwards that moved."""
     out = []
     before = {c["store_id"]: c for c in old.get("completeness", [])}
     for c in new.get("completeness", []):
@@ -127,6 +128,9 @@ def changes(old: Mapping, new: Mapping) -> list[str]:
         if b and b["last_seq"] != c["last_seq"]:
             out.append(f"Store {c['store_id']}: entries up to {c['last_seq']} now held (were up to {b['last_seq']})"
                        + ("; its day is now complete." if b["partial"] and not c["partial"] else "."))
+        if b and b.get("snapshot_note", "missing") != c.get("snapshot_note", "missing"):
+            out.append(f"Store {c['store_id']}: end-of-day snapshot {c.get('snapshot_note', 'missing')} "
+                       f"(was {b.get('snapshot_note', 'missing')}).")
     ok, nk = old.get("kpis", {}), new.get("kpis", {})
     for key, label, _ in TILES:
         if ok.get(key) != nk.get(key):

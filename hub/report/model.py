@@ -27,9 +27,17 @@ class Completeness(Row):
     last_seq: int  # the last entry the hub holds
     last_entry_at: str | None  # when the store wrote it
     last_sync: str | None  # the last time the store pushed
-    snapshot: bool | None  # its end-of-day snapshot arrived; None: the hub does not take snapshots yet
+    snapshot: bool | None  # its end-of-day snapshot for the date arrived whole (None: a report made before snapshots)
     partial: bool  # the hub has not heard from the store since its day closed: entries may be missing
     why: str
+    # The end-of-day snapshot: missing | incomplete (parts missing) | waiting (whole; the hub does not hold the
+    # entries up to its sequence yet) | compared (with the ledger up to snapshot_seq; snapshot_differences SKUs differ)
+    snapshot_status: str = "missing"
+    snapshot_taken_at: str | None = None  # when the store took it
+    snapshot_seq: int | None = None  # the last ledger entry it covers
+    snapshot_signed_by: str | None = None  # terminal/clerk
+    snapshot_differences: int | None = None  # SKUs that differ from the ledger; None until compared
+    snapshot_note: str = "missing"  # in words: "received (at ..., seq N)..." or "missing"
 
 
 class RollForward(Row):
@@ -169,12 +177,29 @@ class SoldOut(Row):
     hours_out: float  # hours of the business day at zero or below
 
 
+class ExplainingEntry(Row):
+    """A ledger entry that explains a snapshot difference: what it did and the store's balances after it."""
+
+    seq: int
+    kind: str
+    qty: int
+    at: str
+    on_hand_after: int
+    quota_after: int
+    held_after: int
+    terminal: str
+    clerk: str
+
+
 class Exception_(Row):
     store_id: str
     kind: str  # sequence_gap | divergence | negative_stock | snapshot_difference | sync_stall | incident kinds
-    seq: int | None
+    seq: int | None  # a snapshot difference: the snapshot's sequence
     message: str
     at: str | None
+    sku: str | None = None  # a snapshot difference's SKU
+    # A snapshot difference: the SKU's last entries up to the snapshot's sequence, oldest first (in the CSV, as JSON)
+    entries: list[ExplainingEntry] = Field(default_factory=list)
 
 
 class TrendPoint(Row):

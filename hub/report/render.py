@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -32,7 +33,8 @@ def to_csv(report: Report, table: str) -> str:
     out = io.StringIO()
     w = csv.DictWriter(out, fieldnames=list(model.model_fields), lineterminator="\n")
     w.writeheader()
-    w.writerows(rows)
+    # a cell holding a list (a snapshot difference's explaining entries) is written as JSON
+    w.writerows({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in r.items()} for r in rows)
     return out.getvalue()
 
 

@@ -9,7 +9,7 @@ orders, expiry), `orders` (web orders after checkout: fulfilled, cancelled,
 re-sourced), `ops` (setting up, quota moves, views, incidents, the
 changefeed), `balance` (the balancer's passes, its top-ups at a store's
 pull) and `balance_settings` (pins, switches, promos, transfer proposals);
-`reports` (the nightly report); `base` holds the engines and the pieces they share.
+`reports` (the nightly report), `snapshots` (stores' end-of-day snapshots); `base` holds the engines and the pieces they share.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from hub.service.common import (
 from hub.service.ops import OpsOps
 from hub.service.orders import OrderOps
 from hub.service.reports import ReportOps
+from hub.service.snapshots import SnapshotOps
 from hub.service.stores import StoreOps
 from hub.service.web import WebOps
 from sync.kinds import stamp, utcnow
@@ -30,5 +31,5 @@ from sync.kinds import stamp, utcnow
 __all__ = ["POSITION_FIGURES", "Hub", "_feed_row", "_position", "_write_feed", "hash_token", "stamp", "utcnow"]
 
 
-class Hub(StoreOps, WebOps, OrderOps, OpsOps, BalanceOps, BalanceSettingsOps, ReportOps, HubBase):
+class Hub(StoreOps, WebOps, OrderOps, OpsOps, BalanceOps, BalanceSettingsOps, ReportOps, SnapshotOps, HubBase):
     """The hub's service: every operation of every audience, on one engine."""

@@ -16,9 +16,11 @@ from hub.report.model import (
     VarianceTotals, Web, WriteOff,
 )
 from hub.service import report_sql as q
+from hub.service import snapshots
 
 NEGATIVE_ROWS_LISTED = 200  # negative book rows listed as exceptions (all are counted in the roll-forward)
 MOVES_LISTED = 500
+SNAPSHOT_DIFFERENCES_LISTED = 500  # snapshot differences listed as exceptions (completeness counts them all)
 WALK_INS_NOTE = ("Walk-ins turned away for want of quota (refused strict sales) are not counted: a node refuses "
                  "such a sale without writing anything to its ledger, so the hub never hears of it.")
 
@@ -77,6 +79,9 @@ def build(conn: Connection, day: date, store: str | None, *, now: str, tolerance
     at_risk = dict(driver_sql(conn, "SELECT location, COUNT(*) FROM reservations WHERE at_risk = ? AND status IN "
                                     "('held', 'ordered', 'to_hand_over') GROUP BY location", (True,)).all())
     incidents = divergences(conn, days)
+    snaps = snapshots.states(conn, day.isoformat(), [s.id for s in stores])
+    snap_differences = snapshots.differences(conn, day.isoformat(), [s.id for s in stores],
+                                             SNAPSHOT_DIFFERENCES_LISTED)
 
     completeness, partial_stores = [], set()
     for s in stores:
@@ -88,8 +93,8 @@ def build(conn: Connection, day: date, store: str | None, *, now: str, tolerance
         why = (f"no sync since {s.last_seen or 'ever'}; the day closed at {hi}: entries may be missing" if partial
                else "synced after its day closed")
         completeness.append(Completeness(store_id=s.id, name=s.name, tz=zone(s.tz).key, day_start=lo, day_end=hi,
-                                         last_seq=seq, last_entry_at=at, last_sync=s.last_seen, snapshot=None,
-                                         partial=partial, why=why))
+                                         last_seq=seq, last_entry_at=at, last_sync=s.last_seen, partial=partial,
+                                         why=why, **snapshots.completeness(snaps.get(s.id))))
     empty = {k: 0 for k in q.STORE_KEYS}
     per = {s.id: sums.get(s.id, empty) for s in stores}
     roll = [figures.roll_forward(sid, v["opening"], v, v["ledger_closing"], skus=v["skus"], zero_rows=v["zero_rows"],
@@ -122,6 +127,7 @@ def build(conn: Connection, day: date, store: str | None, *, now: str, tolerance
                               message=f"{r[1]}: closing book {r[2]}") for r in negative]
     exceptions += [Exception_(store_id=c.store_id, kind="sync_stall", seq=c.last_seq, at=c.last_sync,
                               message=c.why) for c in completeness if c.partial]
+    exceptions += snapshots.exceptions(snap_differences)
     exceptions += [Exception_(store_id=r.store_id, kind="roll_forward", seq=None, at=None,
                               message=f"closing {r.closing} does not tie to the ledger's {r.ledger_closing}")
                    for r in roll if not r.ties]
@@ -138,7 +144,10 @@ def build(conn: Connection, day: date, store: str | None, *, now: str, tolerance
     notes = [WALK_INS_NOTE,
              "Sequence gaps: the hub refuses a push with a gap, so its copy of each ledger has none; a store whose "
              "entries have not all arrived shows as partial and as a sync stall.",
-             "End-of-day snapshots are not taken yet: 'snapshot' is empty for every store.",
+             "End-of-day snapshots: each store's node takes one at its close (or by `backroom node close-day`); "
+             "the hub compares its on hand, quota and held units per SKU with its copy of the store's ledger up to "
+             "the snapshot's sequence, and lists each difference (snapshot less ledger) as an exception with the "
+             "SKU's last entries up to there.",
              "Re-sourced web orders are not recorded by the hub: that count is empty.",
              f"Record accuracy: a counted SKU is accurate when its net count change is within {tolerance} units.",
              "Web figures: reservations made in each location's business day (a warehouse's in the chain's zone)."]
@@ -189,4 +198,9 @@ def _group(rows: list[Any]) -> dict[tuple[str, str], list[Any]]:
 
 
 def seen_of(report: Report) -> str:
-    return json.dumps({c.store_id: c.last_seq for c in report.completeness}, sort_keys=True)
+    """What a report was made from: each store's last entry held, and with it its snapshot's state if it sent one."""
+    seen: dict[str, Any] = {}
+    for c in report.completeness:
+        m = snapshots.mark(None if c.snapshot_status == "missing" else c.snapshot_status, c.snapshot_differences)
+        seen[c.store_id] = c.last_seq if m is None else [c.last_seq, m]
+    return json.dumps(seen, sort_keys=True)

@@ -1,8 +1,9 @@
 """The nightly report's operations (a part of Hub): make one, keep its revisions, serve them, on a schedule.
 
 A report is made from one consistent read of the database. It is kept when new: a rerun that finds the same
-entries held for every store returns the kept one; one that finds more (a late store) issues the next revision,
-saying what changed. The scheduled job runs in one hub process at a time under a lease (hub.db.leasing).
+entries and end-of-day snapshots held for every store returns the kept one; one that finds more (a late store,
+a snapshot arrived or compared) issues the next revision, saying what changed. The scheduled job runs in one
+hub process at a time under a lease (hub.db.leasing).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from hub.db import driver_sql, leasing, reports, transact
 from hub.report import figures, render
 from hub.report.days import zone
 from hub.report.model import TABLES, Report
+from hub.service import snapshots
 from hub.service.report_build import build, seen_of
 from sync.kinds import stamp
 
@@ -51,6 +53,7 @@ class ReportOps:
         """The report of a business date (a new revision if entries arrived since the last); its summary."""
         day = date.fromisoformat(day) if isinstance(day, str) else day
         scope = store or "chain"
+        self.compare_waiting()  # snapshots whose entries have arrived since: compared before the report reads them
         now = stamp(self.clock())
         with self._report_reads().connect() as conn, conn.begin():
             if store:
@@ -139,18 +142,21 @@ class ReportOps:
         return done
 
     def recheck_reports(self) -> list[dict]:
-        """Re-issue each kept partial report of the last days whose stores have sent more since."""
+        """Re-issue each kept report of the last days whose stores have sent more entries since, or an
+        end-of-day snapshot (or whose snapshot has since been compared)."""
         since = (self.business_yesterday() - timedelta(days=self.report_recheck_days)).isoformat()
         with self.reads.connect() as conn:
             partial = conn.execute(select(reports.c.business_date, reports.c.scope, reports.c.seen, reports.c.revision)
                                    .where(reports.c.business_date >= since)
                                    .order_by(reports.c.business_date, reports.c.scope, reports.c.revision)).all()
             held = dict(driver_sql(conn, "SELECT id, next_seq - 1 FROM locations WHERE kind = 'store'").all())
+            marks = snapshots.marks_since(conn, since)
         latest = {(r[0], r[1]): r for r in partial}  # the last revision of each
         out = []
         for (day, scope), r in latest.items():
-            seen = json.loads(r[2])
-            if any(held.get(s, 0) > n for s, n in seen.items()):
+            # each store's last entry held then, and its snapshot's state if it had one (report_build.seen_of)
+            seen = {s: (n, None) if isinstance(n, int) else tuple(n) for s, n in json.loads(r[2]).items()}
+            if any(held.get(s, 0) > n or marks.get((day, s)) != m for s, (n, m) in seen.items()):
                 got = self._under_lease(f"report:{day}:{scope}:r{r[3] + 1}", timedelta(hours=1),
                                         lambda d=day, s=scope: self.make_report(d, None if s == "chain" else s))
                 if got:
