@@ -112,6 +112,18 @@ def out_of_stock(opening: int, deltas: Iterable[tuple[str, int]], lo: str, hi: s
     return sold_out_at, round(hours, 2)
 
 
+def out_of_stock_crossings(opening: int, crossings: Iterable[tuple[str, int]], lo: str, hi: str
+                           ) -> tuple[str | None, float]:
+    """out_of_stock from only the entries at which the level crossed zero (at, level after), in ledger order:
+    between two crossings the level stays on one side of zero, which is all the walk looks at, so each step
+    from one crossing's level to the next walks exactly as the entries in between would."""
+    deltas, level = [], opening
+    for at, after in crossings:
+        deltas.append((at, after - level))
+        level = after
+    return out_of_stock(opening, deltas, lo, hi)
+
+
 def money(minor: int | float | None) -> str:
     if minor is None:
         return "n/a"

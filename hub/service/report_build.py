@@ -30,21 +30,9 @@ def stores_of(conn: Connection, store: str | None) -> list[Any]:
     return driver_sql(conn, sql + (" AND id = ?" if store else "") + " ORDER BY id", (store,) if store else ()).all()
 
 
-def day_sums(conn: Connection, day: date, stores: list[Any], tolerance: int) -> dict[str, dict[str, int]]:
-    """Only each store's sums for `day` (the day before's KPIs, when no report of it is kept)."""
-    q.begin_day(conn, [(s.id, *day_bounds(day, s.tz)) for s in stores])
-    try:
-        return q.store_sums(conn, tolerance)
-    finally:
-        q.end_day(conn)
-
-
-def divergences(conn: Connection, days: list[tuple[str, str, str]]) -> list[Any]:
-    out = []
-    for store_id, lo, hi in days:
-        out += driver_sql(conn, "SELECT store_id, kind, seq, message, at FROM incidents WHERE store_id = ? "
-                                "AND at >= ? AND at < ? ORDER BY id", (store_id, lo, hi)).all()
-    return out
+def spans(day: date, ids_zones: list[tuple[str, str | None]]) -> list[tuple[str, str, str, str]]:
+    """(id, the day before's start, the day's start, its end) of each location in its zone."""
+    return [(i, day_bounds(day - timedelta(days=1), tz)[0], *day_bounds(day, tz)) for i, tz in ids_zones]
 
 
 def build(conn: Connection, day: date, store: str | None, *, now: str, tolerance: int, chain_tz: str,
@@ -52,17 +40,19 @@ def build(conn: Connection, day: date, store: str | None, *, now: str, tolerance
     """The report of `day` for the chain (store None) or one store. `kept`: earlier reports' figures by date
     (the trend and the day before come from them when they exist)."""
     stores = stores_of(conn, store)
-    days = [(s.id, *day_bounds(day, s.tz)) for s in stores]
-    bounds = {d[0]: d[1:] for d in days}
-    warehouses = [] if store else [(r[0], *day_bounds(day, chain_tz)) for r in driver_sql(
-        conn, "SELECT id FROM locations WHERE kind = 'warehouse' ORDER BY id").all()]
-    q.begin_day(conn, days + warehouses)
+    both = spans(day, [(s.id, s.tz) for s in stores])
+    bounds = {d[0]: d[2:] for d in both}
+    warehouses = [] if store else spans(day, [(r[0], chain_tz) for r in driver_sql(
+        conn, "SELECT id FROM locations WHERE kind = 'warehouse' ORDER BY id").all()])
+    before_day = (day - timedelta(days=1)).isoformat()
+    need_before = before_day not in kept  # else the day before's KPIs are the kept report's
+    q.begin_day(conn, both + warehouses, before=need_before)  # one pass over the entries for both days
     try:
-        sums = q.store_sums(conn, tolerance)
+        sums, sums_before = q.store_sums(conn, tolerance, before=need_before)
         sku_rows = q.sku_rows(conn, store) if store else []
         top = q.top_variance(conn)
         negative = q.negative_rows(conn, NEGATIVE_ROWS_LISTED)
-        walks = q.out_of_stock_entries(conn)
+        walks = q.out_of_stock_crossings(conn)
         web = driver_sql(conn, """
             SELECT r.location, COUNT(*),
               SUM(CASE WHEN r.status IN ('ordered', 'to_hand_over', 'done') THEN 1 ELSE 0 END),
@@ -78,7 +68,9 @@ def build(conn: Connection, day: date, store: str | None, *, now: str, tolerance
     last = q.last_entries(conn)
     at_risk = dict(driver_sql(conn, "SELECT location, COUNT(*) FROM reservations WHERE at_risk = ? AND status IN "
                                     "('held', 'ordered', 'to_hand_over') GROUP BY location", (True,)).all())
-    incidents = divergences(conn, days)
+    incidents = q.incidents(conn, [(sid, plo, hi) for sid, plo, _, hi in both])  # both days, one read
+    incidents_before = [i for i in incidents if i.at < bounds[i.store_id][0]]
+    incidents = [i for i in incidents if i.at >= bounds[i.store_id][0]]
     snaps = snapshots.states(conn, day.isoformat(), [s.id for s in stores])
     snap_differences = snapshots.differences(conn, day.isoformat(), [s.id for s in stores],
                                              SNAPSHOT_DIFFERENCES_LISTED)
@@ -104,20 +96,17 @@ def build(conn: Connection, day: date, store: str | None, *, now: str, tolerance
     n_div = sum(1 for i in incidents if i.kind == "divergence")
     kp = figures.kpis(per.values(), at_risk_orders=sum(at_risk.get(s.id, 0) for s in stores)
                       + (0 if store else sum(v for k, v in at_risk.items() if k not in per)), divergences=n_div)
-    before_day = (day - timedelta(days=1)).isoformat()
-    if before_day in kept:
+    if not need_before:
         previous = Kpis.model_validate(kept[before_day]["kpis"])
     else:
-        prev_days = [(s.id, *day_bounds(day - timedelta(days=1), s.tz)) for s in stores]
-        prev = day_sums(conn, day - timedelta(days=1), stores, tolerance)
         # At-risk orders are known as of now only: a past day's count is not kept, so it shows as 0.
-        previous = figures.kpis(prev.values(), at_risk_orders=0, divergences=sum(
-            1 for i in divergences(conn, prev_days) if i.kind == "divergence"))
+        previous = figures.kpis([sums_before.get(s.id, {}) for s in stores], at_risk_orders=0, divergences=sum(
+            1 for i in incidents_before if i.kind == "divergence"))
 
     sold_out = []
     for (sid, sku), rows in _group(walks).items():
         lo, hi = rows[0][3], rows[0][4]
-        at, hours = figures.out_of_stock(rows[0][2], [(r[5], r[6]) for r in rows], lo, hi)
+        at, hours = figures.out_of_stock_crossings(rows[0][2], [(r[5], r[6]) for r in rows], lo, hi)
         if at is not None:
             sold_out.append(SoldOut(store_id=sid, sku=sku, sold_out_at=at, hours_out=hours))
 

@@ -1,9 +1,13 @@
 """The nightly report's SQL: a day's ledger summed with GROUP BYs, never walked entry by entry in Python.
 
 Each store's business day is its own span of UTC stamps, so the spans go into a temporary table
-(`report_days`) that the ledger joins on; one pass over `store_entries` sums every (store, SKU) of the
-day into a second temporary table (`report_pairs`), and every figure after that reads the small one.
-The same statements run on SQLite and PostgreSQL (`?` marks, through `driver_sql`).
+(`report_days`: the day before's start, the day's start and end) that the ledger joins on; one pass over
+`store_entries` sums every (store, SKU) of the day, and of the day before when its report is not kept, into a
+second temporary table (`report_pairs`), and every figure after that reads the small one. The pass reads each
+entry once: an inner query gives it a small-integer kind and phase (before the day before, the day before,
+the day), and the sums pick their entries with FILTER on those integers (a fence, LIMIT -1 on SQLite and
+OFFSET 0 on PostgreSQL, keeps the inner query from being merged into the outer, so neither is worked out
+per sum). The same statements run on SQLite and PostgreSQL (`?` marks, through `driver_sql`).
 """
 
 from __future__ import annotations
@@ -15,49 +19,75 @@ from sqlalchemy import Connection
 
 from hub.db import driver_sql
 from hub.report.figures import MOVEMENTS, NAMED
+from sync.kinds import Kind
 
-_SOLD = "('sale', 'hold_converted')"
-
-
-def _kinds(kinds: Sequence[str]) -> str:
-    return "(" + ", ".join(f"'{k}'" for k in kinds) + ")"
-
-
-def _day(expr: str, cond: str = "1 = 1") -> str:
-    return f"SUM(CASE WHEN e.at >= d.lo AND {cond} THEN {expr} ELSE 0 END)"
+_CODE = {k.value: n for n, k in enumerate(Kind, start=1)}  # any kind not listed is 0, and lands in "other"
+_KIND = "CASE e.kind " + " ".join(f"WHEN '{k}' THEN {n}" for k, n in _CODE.items()) + " ELSE 0 END"
+_SOLD = (Kind.SALE, Kind.HOLD_CONVERTED)
+BEFORE, DAY_BEFORE, DAY = 0, 1, 2  # an entry's phase
 
 
-_MOVES = ",\n  ".join(f"{_day('e.on_hand_delta', f'e.kind IN {_kinds(kinds)}')} AS {col}"
-                      for col, kinds in MOVEMENTS.items())
-_PAIRS = f"""
-CREATE TEMPORARY TABLE report_pairs AS
-SELECT e.store_id AS store_id, e.sku AS sku,
-  SUM(CASE WHEN e.at < d.lo THEN e.on_hand_delta ELSE 0 END) AS opening,
-  {_MOVES},
-  {_day('e.on_hand_delta', f'e.kind NOT IN {_kinds(NAMED)}')} AS other,
-  SUM(e.on_hand_delta) AS ledger_closing,
-  SUM(e.quota_delta) AS quota_close,
-  {_day('CASE WHEN e.on_hand_delta < 0 THEN e.on_hand_delta ELSE 0 END')} AS outflow,
-  {_day('e.qty', f'e.kind IN {_SOLD}')} AS sold_units,
-  {_day('e.amount', f'e.kind IN {_SOLD}')} AS revenue,
-  {_day('e.over_quota', f'e.kind IN {_SOLD}')} AS over_quota_sold,
-  {_day('e.qty', "e.kind = 'return'")} AS returned_units,
-  {_day('e.amount', "e.kind = 'return'")} AS refunds,
-  {_day('1', "e.kind = 'count'")} AS counts_made,
-  {_day('e.on_hand_delta', "e.kind = 'damaged'")} AS damaged,
-  {_day('e.on_hand_delta', "e.kind = 'expired'")} AS expired,
-  {_day('e.on_hand_delta', "e.kind = 'lost'")} AS lost,
-  {_day('e.qty', "e.kind = 'hold'")} AS holds_placed,
-  {_day('e.qty', "e.kind = 'hold_converted'")} AS holds_converted,
-  {_day('e.qty', "e.kind = 'hold_expired'")} AS holds_expired,
-  {_day('e.qty', "e.kind = 'hold_released'")} AS holds_released,
-  {_day('e.quota_delta', "e.kind = 'quota_granted'")} AS granted,
-  {_day('-e.quota_delta', "e.kind = 'quota_released'")} AS released,
-  MAX(CASE WHEN e.kind = 'count' THEN e.at END) AS last_counted
-FROM store_entries e JOIN report_days d ON d.store_id = e.store_id
-WHERE e.at < d.hi
-GROUP BY e.store_id, e.sku
+def _k(*kinds: str) -> str:
+    return f"k IN ({', '.join(str(_CODE[k]) for k in kinds)})"
+
+
+def _sum(expr: str, cond: str | None = None, phase: int = DAY) -> str:
+    where = f"ph = {phase}" + (f" AND {cond}" if cond else "")
+    if expr == "1":
+        return f"COUNT(*) FILTER (WHERE {where})"
+    return f"COALESCE(SUM({expr}) FILTER (WHERE {where}), 0)"
+
+
+_DAY = {
+    **{col: _sum("dl", _k(*kinds)) for col, kinds in MOVEMENTS.items()},
+    "other": _sum("dl", f"NOT {_k(*NAMED)}"),
+    "ledger_closing": "SUM(dl)",
+    "quota_close": "SUM(qd)",
+    "outflow": _sum("dl", "dl < 0"),
+    "sold_units": _sum("qty", _k(*_SOLD)),
+    "revenue": _sum("amt", _k(*_SOLD)),
+    "over_quota_sold": _sum("oq", _k(*_SOLD)),
+    "returned_units": _sum("qty", _k(Kind.RETURN)),
+    "refunds": _sum("amt", _k(Kind.RETURN)),
+    "counts_made": _sum("1", _k(Kind.COUNT)),
+    **{k: _sum("dl", _k(k)) for k in (Kind.DAMAGED, Kind.EXPIRED, Kind.LOST)},
+    "holds_placed": _sum("qty", _k(Kind.HOLD)),
+    "holds_converted": _sum("qty", _k(Kind.HOLD_CONVERTED)),
+    "holds_expired": _sum("qty", _k(Kind.HOLD_EXPIRED)),
+    "holds_released": _sum("qty", _k(Kind.HOLD_RELEASED)),
+    "granted": _sum("qd", _k(Kind.QUOTA_GRANTED)),
+    "released": _sum("-qd", _k(Kind.QUOTA_RELEASED)),
+    "last_counted": f"MAX(at) FILTER (WHERE {_k(Kind.COUNT)})",  # ever, up to the day's end
+}
+# The day before: what its KPIs need, when no report of it is kept.
+_DAY_BEFORE = {
+    "p_sold_units": _sum("qty", _k(*_SOLD), DAY_BEFORE),
+    "p_revenue": _sum("amt", _k(*_SOLD), DAY_BEFORE),
+    "p_over_quota_sold": _sum("oq", _k(*_SOLD), DAY_BEFORE),
+    "p_returned_units": _sum("qty", _k(Kind.RETURN), DAY_BEFORE),
+    "p_refunds": _sum("amt", _k(Kind.RETURN), DAY_BEFORE),
+    "p_counts_made": _sum("1", _k(Kind.COUNT), DAY_BEFORE),
+    "p_counts": _sum("dl", _k(*MOVEMENTS["counts"]), DAY_BEFORE),
+    "p_written_off": _sum("dl", _k(*MOVEMENTS["written_off"]), DAY_BEFORE),
+}
+
+
+def _pairs_sql(pg: bool, before: bool) -> str:
+    cols = {"opening": f"COALESCE(SUM(dl) FILTER (WHERE ph < {DAY}), 0)", **_DAY, **(_DAY_BEFORE if before else {})}
+    return f"""
+CREATE TEMPORARY TABLE report_pairs{' ON COMMIT DROP' if pg else ''} AS
+SELECT store_id, sku,
+  {(',' + chr(10) + '  ').join(f'{expr} AS {name}' for name, expr in cols.items())}
+FROM (
+  SELECT e.store_id AS store_id, e.sku AS sku, e.on_hand_delta AS dl, e.qty AS qty, e.amount AS amt,
+    e.over_quota AS oq, e.quota_delta AS qd, CASE WHEN e.kind = '{Kind.COUNT}' THEN e.at END AS at, {_KIND} AS k,
+    CASE WHEN e.at >= d.lo THEN {DAY} WHEN e.at >= d.plo THEN {DAY_BEFORE} ELSE {BEFORE} END AS ph
+  FROM store_entries e JOIN report_days d ON d.store_id = e.store_id
+  WHERE e.at < d.hi
+  {'OFFSET 0' if pg else 'LIMIT -1'}) x
+GROUP BY store_id, sku
 """
+
 
 _COLS = (*MOVEMENTS, "other")
 _STORES = f"""
@@ -73,30 +103,35 @@ SELECT p.store_id, COUNT(*), SUM(p.opening), {', '.join(f'SUM(p.{c})' for c in _
   SUM(p.lost), SUM(p.lost * i.price),
   SUM(p.holds_placed), SUM(p.holds_converted), SUM(p.holds_expired), SUM(p.holds_released),
   SUM(p.granted), SUM(p.released),
-  SUM(CASE WHEN p.sold_units = 0 AND p.quota_close > 0 THEN p.quota_close ELSE 0 END)
-FROM report_pairs p LEFT JOIN items i ON i.sku = p.sku
-GROUP BY p.store_id
-"""
+  SUM(CASE WHEN p.sold_units = 0 AND p.quota_close > 0 THEN p.quota_close ELSE 0 END)"""
+_STORES_BEFORE = """,
+  SUM(p.p_sold_units), SUM(p.p_revenue), SUM(p.p_over_quota_sold), SUM(p.p_returned_units), SUM(p.p_refunds),
+  SUM(CASE WHEN p.p_counts_made > 0 THEN 1 ELSE 0 END),
+  SUM(CASE WHEN p.p_counts_made > 0 AND p.p_counts <= ? AND p.p_counts >= -? THEN 1 ELSE 0 END),
+  SUM((p.p_counts + p.p_written_off) * i.price), SUM(p.p_counts), SUM(p.p_written_off)"""
+_STORES_FROM = "\nFROM report_pairs p LEFT JOIN items i ON i.sku = p.sku\nGROUP BY p.store_id"
 STORE_KEYS = ("skus", "opening", *_COLS, "ledger_closing", "zero_rows", "negative_rows", "sold_units", "revenue",
               "over_quota_sold", "returned_units", "refunds", "counted_skus", "accurate_skus", "shrink_value",
               "loss_units", "loss_value", "gain_units", "gain_value", "damaged", "damaged_value", "expired",
               "expired_value", "lost", "lost_value", "holds_placed", "holds_converted", "holds_expired",
               "holds_released", "granted", "released", "stranded")
+BEFORE_KEYS = ("sold_units", "revenue", "over_quota_sold", "returned_units", "refunds", "counted_skus",
+               "accurate_skus", "shrink_value", "counts", "written_off")
 
 
-def begin_day(conn: Connection, days: Sequence[tuple[str, str, str]]) -> None:
-    """Sum the day of every store in `days` (store, start, end) into report_pairs."""
+def begin_day(conn: Connection, days: Sequence[tuple[str, str, str, str]], *, before: bool = False) -> None:
+    """Sum the day of every location in `days` (id, the day before's start, the day's start, its end) into
+    report_pairs, and with `before` the day before's KPI figures too (columns p_*)."""
     pg = conn.dialect.name == "postgresql"
     end = " ON COMMIT DROP" if pg else ""
-    for t in ("report_pairs", "report_days"):
-        driver_sql(conn, f"DROP TABLE IF EXISTS {t}")
-    driver_sql(conn, f"CREATE TEMPORARY TABLE report_days (store_id VARCHAR(32) PRIMARY KEY, lo VARCHAR(40), "
-                     f"hi VARCHAR(40)){end}")
+    end_day(conn)
+    if pg:  # the sums of every (store, SKU) hashed in memory, not sorted on disk (this transaction only)
+        driver_sql(conn, "SET LOCAL work_mem = '128MB'")
+    driver_sql(conn, f"CREATE TEMPORARY TABLE report_days (store_id VARCHAR(32) PRIMARY KEY, plo VARCHAR(40), "
+                     f"lo VARCHAR(40), hi VARCHAR(40)){end}")
     if days:
-        driver_sql(conn, "INSERT INTO report_days (store_id, lo, hi) VALUES (?, ?, ?)", list(days))
-    sql = _PAIRS.replace("CREATE TEMPORARY TABLE report_pairs AS",
-                         "CREATE TEMPORARY TABLE report_pairs ON COMMIT DROP AS") if pg else _PAIRS
-    driver_sql(conn, sql)
+        driver_sql(conn, "INSERT INTO report_days (store_id, plo, lo, hi) VALUES (?, ?, ?, ?)", list(days))
+    driver_sql(conn, _pairs_sql(pg, before))
     if pg:
         driver_sql(conn, "ANALYZE report_pairs")
 
@@ -106,11 +141,17 @@ def end_day(conn: Connection) -> None:
         driver_sql(conn, f"DROP TABLE IF EXISTS {t}")
 
 
-def store_sums(conn: Connection, tolerance: int) -> dict[str, dict[str, int]]:
-    out = {}
-    for r in driver_sql(conn, _STORES, (tolerance, tolerance)).all():
-        out[r[0]] = {k: int(v or 0) for k, v in zip(STORE_KEYS, r[1:], strict=True)}
-    return out
+def store_sums(conn: Connection, tolerance: int, *, before: bool = False
+               ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """Each location's sums of the day (keys STORE_KEYS), and of the day before (BEFORE_KEYS) when begin_day
+    summed it (else empty)."""
+    sql = _STORES + (_STORES_BEFORE if before else "") + _STORES_FROM
+    day, day_before = {}, {}
+    for r in driver_sql(conn, sql, (tolerance,) * (4 if before else 2)).all():
+        day[r[0]] = {k: int(v or 0) for k, v in zip(STORE_KEYS, r[1:len(STORE_KEYS) + 1], strict=True)}
+        if before:
+            day_before[r[0]] = {k: int(v or 0) for k, v in zip(BEFORE_KEYS, r[len(STORE_KEYS) + 1:], strict=True)}
+    return day, day_before
 
 
 def sku_rows(conn: Connection, store_id: str) -> list[tuple]:
@@ -131,16 +172,39 @@ def negative_rows(conn: Connection, limit: int) -> list[Any]:
                             "ORDER BY store_id, sku LIMIT ?", (limit,)).all()
 
 
-def out_of_stock_entries(conn: Connection) -> list[Any]:
-    """The day's entries of every (store, SKU) that may have reached zero in the day (its opening plus every
-    outflow of the day is zero or less) and had stock at some point: few, and walked in Python."""
-    return driver_sql(conn, """
-        SELECT e.store_id, e.sku, p.opening, d.lo, d.hi, e.at, e.on_hand_delta
-        FROM report_pairs p
-        JOIN report_days d ON d.store_id = p.store_id
-        JOIN store_entries e ON e.store_id = p.store_id AND e.sku = p.sku AND e.at >= d.lo AND e.at < d.hi
-        WHERE p.opening + p.outflow <= 0 AND p.outflow < 0
-        ORDER BY e.store_id, e.sku, e.seq""").all()
+def out_of_stock_crossings(conn: Connection) -> list[Any]:
+    """For every (store, SKU) that may have reached zero in the day (its opening plus every outflow of the day
+    is zero or less, and it had an outflow), the day's entries at which its stock crossed zero, either way,
+    in ledger order: (store, SKU, opening, day start, day end, at, level after). The running level is summed
+    in SQL over the SKU's entries (found by the store_entries_sku index); only the crossings come back."""
+    pg = conn.dialect.name == "postgresql"
+    join = "JOIN" if pg else "CROSS JOIN"  # SQLite: from the few candidates into the index, in this order
+    return driver_sql(conn, f"""
+        SELECT store_id, sku, opening, lo, hi, at, level FROM (
+          SELECT c.store_id AS store_id, c.sku AS sku, c.opening AS opening, d.lo AS lo, d.hi AS hi, e.seq AS seq,
+            e.at AS at, e.on_hand_delta AS dl,
+            c.opening + SUM(e.on_hand_delta) OVER (PARTITION BY c.store_id, c.sku ORDER BY e.seq
+                                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS level
+          FROM report_pairs c
+          {join} report_days d ON d.store_id = c.store_id
+          {join} store_entries e ON e.store_id = c.store_id AND e.sku = c.sku AND e.at >= d.lo AND e.at < d.hi
+          WHERE c.opening + c.outflow <= 0 AND c.outflow < 0) w
+        WHERE (level <= 0 AND level - dl > 0) OR (level > 0 AND level - dl <= 0)
+        ORDER BY store_id, sku, seq""").all()
+
+
+def incidents(conn: Connection, days: Sequence[tuple[str, str, str]]) -> list[Any]:
+    """Every incident at a location of `days` (id, start, end) in its span, with one read: by location in
+    the order of `days`, then by id."""
+    if not days:
+        return []
+    order = {d[0]: n for n, d in enumerate(days)}
+    lo, hi = min(d[1] for d in days), max(d[2] for d in days)
+    spans = {d[0]: d[1:] for d in days}
+    rows = driver_sql(conn, "SELECT store_id, kind, seq, message, at, id FROM incidents WHERE at >= ? AND at < ? "
+                            "ORDER BY id", (lo, hi)).all()
+    rows = [r for r in rows if r[0] in spans and spans[r[0]][0] <= r[4] < spans[r[0]][1]]
+    return sorted(rows, key=lambda r: order[r[0]])  # stable: by id within a location
 
 
 def last_entries(conn: Connection) -> dict[str, tuple[int, str | None]]:
