@@ -18,6 +18,7 @@ _ENV = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=se
 _ENV.filters["money"] = money
 _ENV.filters["signed"] = lambda v: "n/a" if v is None else f"{v:+,}" if isinstance(v, int) else f"{v:+,.2f}"
 SKU_ROWS_ON_PAGE = 2000  # a one-store page lists this many SKU rows; the CSV and JSON have every one
+SOLD_OUT_ON_PAGE = 200  # the page lists the sold-out SKUs longest out of stock first, this many; the CSV and JSON all
 
 
 def table_rows(report: Report, table: str) -> list[dict]:
@@ -50,7 +51,16 @@ def tile_text(tile: object) -> tuple[str, str]:
 def to_html(report: Report) -> str:
     return _ENV.get_template("page.html.j2").render(
         r=report, charts=charts.all_charts(report), tiles=[(t, *tile_text(t)) for t in report.tiles],
-        sku_rows=report.roll_forward_skus[:SKU_ROWS_ON_PAGE], sku_rows_cut=len(report.roll_forward_skus) > SKU_ROWS_ON_PAGE)
+        sku_rows=report.roll_forward_skus[:SKU_ROWS_ON_PAGE],
+        sku_rows_cut=len(report.roll_forward_skus) > SKU_ROWS_ON_PAGE, sold_out=sold_out_on_page(report))
+
+
+def sold_out_on_page(report: Report) -> list:
+    """Every sold-out SKU when there are few; else the SOLD_OUT_ON_PAGE longest out of stock, longest first
+    (a chain's day can have tens of thousands: the page would be megabytes of them)."""
+    if len(report.sold_out) <= SOLD_OUT_ON_PAGE:
+        return report.sold_out
+    return sorted(report.sold_out, key=lambda s: (-s.hours_out, s.store_id, s.sku))[:SOLD_OUT_ON_PAGE]
 
 
 def write_dir(report: Report, html: str, root: str | Path) -> Path:
