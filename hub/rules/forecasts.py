@@ -65,7 +65,7 @@ class StoreForecaster:
         for a, b in self.spans:
             _add_seen(seen, a, b)
         self.total_seen = sum(seen)
-        self.hour_seen = [sum(seen[d * 24 + h] for d in range(7)) for h in range(24)]
+        self.hour_seen = [sum(seen[h::24]) for h in range(24)]  # each hour of the day over the 7 days
         here = [p for p in promos if p.applies(None, location)]
         self.every_sku = [p for p in here if p.sku is None]
         self.by_sku: dict[str, list[Promo]] = {}

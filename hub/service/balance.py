@@ -11,8 +11,9 @@ At a store's pull (`_balance_at_pull`), the spots the last pass watched (near
 a top-up) whose quota has fallen that far are planned on the spot, and their
 grants made before the pull reads the grants it returns: a store that syncs
 while low gets its top-up in that same pull. The pull also notes that the hub
-heard from the store (at most once a minute per process): the forecast's
-online hours.
+heard from the store (at most once a minute per process, and only if no other
+writer holds the database: a note is not worth a wait): the forecast's online
+hours.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from hub import rules
 from hub.db import AmbiguousCommit, driver_sql, leasing, one_of, transact
 from hub.rules import BalanceSettings, plan
-from hub.service.balance_inputs import note_contact
+from hub.service.balance_inputs import asked_of, note_contact
 from hub.service.balance_moves import LEASE, Writer, grant_many, record
 from hub.service.balance_pass import Cadence, Pass, Planned
 from hub.service.common import _POSITION_COLS
@@ -120,7 +121,9 @@ class BalanceOps:
             leasing.let_go(conn, LEASE, holder, stamp(until))
         try:
             transact(self.engine, tx)
-        except (rules.HubError, AmbiguousCommit, DBAPIError):
+        except AmbiguousCommit:
+            pass  # it committed; only the answer was lost
+        except (rules.HubError, DBAPIError):
             log.exception("could not record the end of balancer run %s; its lease lapses by itself", run_id)
 
     def balance_view(self, limit: int = 200, offset: int = 0) -> dict:
@@ -150,10 +153,14 @@ class BalanceOps:
         noted = getattr(self, "_contacts_noted", None)
         if noted is None:
             noted = self._contacts_noted = {}
+        if store_id not in noted or now - noted[store_id] >= CONTACT_EVERY:
+            noted[store_id] = now
+            try:  # a note, not a promise: never waits for another writer, never retried
+                with self._no_wait.begin() as conn:
+                    self._note_store_contact(conn, store_id, stamp(now))
+            except DBAPIError:
+                log.info("contact with %s not noted (the database was busy)", store_id)
         try:
-            if store_id not in noted or now - noted[store_id] >= CONTACT_EVERY:
-                noted[store_id] = now
-                transact(self.engine, lambda conn: self._note_store_contact(conn, store_id, stamp(now)))
             with self.reads.connect() as conn:
                 low = [r[0] for r in driver_sql(conn, _WATCHED, (store_id, self.balance_settings.min_move))]
             if low:
@@ -184,7 +191,8 @@ class BalanceOps:
         incoming = dict(driver_sql(conn, "SELECT sku, sum(qty) FROM transfers WHERE status = 'in_transit' AND "
                                          f"to_location = ? AND sku {any_sku} GROUP BY sku", args).all())
         spots = [(loc_, sku, "store", on_hand, quota, held, in_flight, hub_share, reserved, buffer,
-                  demand.get(sku, 0.0), pins.get(sku), sku in off, asked.get(sku, 0), incoming.get(sku, 0))
+                  demand.get(sku, 0.0), pins.get(sku), sku in off, asked_of(asked.get(sku, 0), quota),
+                  incoming.get(sku, 0))
                  for loc_, sku, on_hand, quota, held, in_flight, hub_share, reserved, _, buffer in driver_sql(conn, f"SELECT {_POSITION_COLS} FROM positions WHERE location = ? "
                                            f"AND sku {any_sku}", args)]
         grants = [m for m in plan(spots, self.balance_settings) if m.kind == "grant"]

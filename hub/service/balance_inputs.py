@@ -217,7 +217,13 @@ class Facts:
         key = (loc, sku)
         return (loc, sku, self.kinds.get(loc, "store"), on_hand, quota, held, in_flight, hub_share, reserved, buffer,
                 demand, self.pins.get(key), loc in self.off_stores or sku in self.off_skus or loc in self.blocked,
-                self.asked.get(key, 0), self.incoming.get(key, 0))
+                asked_of(self.asked.get(key, 0), quota), self.incoming.get(key, 0))
+
+
+def asked_of(asked: int, quota: int) -> int:
+    """What open release requests will take: a store releases what it holds unused, maybe less than asked
+    (it may have sold since), so never more than its quota."""
+    return min(asked, quota) if quota > 0 else 0
 
 
 def positions_of_skus(conn: Connection, skus: Iterable[str]) -> Iterator[tuple]:
@@ -228,7 +234,7 @@ def positions_of_skus(conn: Connection, skus: Iterable[str]) -> Iterator[tuple]:
 
 def positions_at(conn: Connection, spots: Iterable[tuple[str, str]]) -> Iterator[tuple]:
     by_loc: dict[str, list[str]] = defaultdict(list)
-    for loc, sku in spots:
+    for loc, sku in sorted(spots):  # in order: the moves, and the ids they draw, come out the same every time
         by_loc[loc].append(sku)
     for loc, skus in by_loc.items():
         for part in chunks(skus):

@@ -60,11 +60,9 @@ def grant_many(hub: Any, conn: Connection, moves: list[tuple[str, Move]], now: s
     by_store: dict[str, list[tuple[str, Move]]] = defaultdict(list)
     for mid, m in moves:
         by_store[m.location].append((mid, m))
-    skus = sorted({m.sku for _, m in moves})
-    any_sku, params = one_of(conn, skus)
-    pinned = {(s, k) for s, k in driver_sql(conn, f"SELECT store_id, sku FROM balance_pins WHERE sku {any_sku}",
-                                            params)}
-    off = {k for (k,) in driver_sql(conn, "SELECT key FROM balance_off")}
+    if not moves:
+        return []
+    pinned, off = _steered(conn, moves)
     recorded, grant_rows, changed, feed = [], [], [], []
     for store, ms in by_store.items():
         loc = hub._location(conn, store, "store")
@@ -98,9 +96,22 @@ def grant_many(hub: Any, conn: Connection, moves: list[tuple[str, Move]], now: s
     return recorded
 
 
+def _steered(conn: Connection, moves: list[tuple[str, Move]]) -> tuple[set[tuple[str, str]], set[str]]:
+    """The pinned spots among `moves`' SKUs, and the stores and SKUs switched off: ops may have
+    changed them since the pass read them."""
+    any_sku, params = one_of(conn, sorted({m.sku for _, m in moves}))
+    pinned = {(s, k) for s, k in driver_sql(conn, f"SELECT store_id, sku FROM balance_pins WHERE sku {any_sku}",
+                                            params)}
+    return pinned, {k for (k,) in driver_sql(conn, "SELECT key FROM balance_off")}
+
+
 def _releases(hub: Any, conn: Connection, moves: list[tuple[str, Move]], now: str) -> list[tuple]:
     rows, recorded = [], []
+    pinned, off = _steered(conn, moves) if moves else (set(), set())
     for mid, m in moves:
+        if (m.location, m.sku) in pinned or m.location in off or m.sku in off:
+            recorded.append((mid, m, "skipped", "pinned or switched off since the plan"))
+            continue
         rid = f"RR-{m.location}-{hub.unique(6)}"
         rows.append((rid, m.location, m.sku, m.qty, "open", now))
         recorded.append((mid, m, "asked", rid))
@@ -152,13 +163,17 @@ class Writer:
         renewed: set[str] = set()
         numbered = [(f"{self.run_id}-{n:07d}", m) for n, m in enumerate(planned.moves, start=1)]
         for part in chunks(numbered, CHUNK):
-            def work(conn: Connection, part=part) -> list[tuple]:
+            def work(conn: Connection, part=part) -> tuple[list[tuple], dict]:
+                # A transaction may run again whole: it works on its own copy of what it changes.
+                mine = dict(open_ones)
                 done = grant_many(self.hub, conn, [x for x in part if x[1].kind == "grant"], self.now)
                 done += _releases(self.hub, conn, [x for x in part if x[1].kind == "release"], self.now)
-                done += _proposals(self.hub, conn, [x for x in part if x[1].kind == "transfer"], self.now, open_ones)
+                done += _proposals(self.hub, conn, [x for x in part if x[1].kind == "transfer"], self.now, mine)
                 record(conn, self.run_id, done, self.now)
-                return done
-            for _, m, outcome, ref in self._tx(work):
+                return done, mine
+            done, mine = self._tx(work)
+            open_ones.update(mine)
+            for _, m, outcome, ref in done:
                 counts[outcome] += 1
                 if outcome == "proposed":
                     renewed.add(ref)

@@ -5,7 +5,7 @@ most do not change between two passes a few minutes apart. Reading them all
 costs more than a pass may take, so a pass plans what changed:
 
 - the spots whose position changed (the changefeed since the last pass);
-- the spots whose forecast moved to another whole unit: those with new sales,
+- the spots whose forecast crossed a half unit (`plan` reads it rounded): those with new sales,
   and every spot of the stores whose turn it is (each store's forecasts are all
   made again every `refresh_every`, a share of the stores each pass, as the
   window ahead moves through the day; a small chain's all at once, up to
@@ -52,8 +52,14 @@ _UNLIMITED = 10**12
 
 
 def whole(demand: float) -> int:
-    """The units a forecast asks for, as `plan` counts them."""
+    """The most units a forecast can ask for, however `plan` rounds it (up, or to the nearest)."""
     return ceil(demand - 1e-9) if demand > 0 else 0
+
+
+def halves(demand: float) -> int:
+    """The forecast in half units: `plan` reads a forecast only through a rounding of it, so a move can
+    change only where this does."""
+    return int(2 * demand + 1e-9) if demand > 0 else -1
 
 
 @dataclass
@@ -153,9 +159,10 @@ class Pass:
         changed = set()
         for key, d in fresh.items():
             old = cached.get(key, 0.0)
-            if whole(d) != whole(old):
+            moved = halves(d) != halves(old)
+            if moved:
                 changed.add(key)
-            if whole(d) != whole(old) or abs(d - old) > 0.1 * max(old, 1.0):
+            if moved or abs(d - old) > 0.1 * max(old, 1.0):
                 out.demand[key] = d
         return changed
 
@@ -209,7 +216,7 @@ class Pass:
         demand = {**self._cached_at(spots), **self.fresh}
         local = [facts.spot(r, demand.get((r[0], r[1]), 0.0)) for r in positions_at(conn, spots)]
         stand_ins = [(STAND_IN, k, "warehouse", 0, 0, 0, 0, _UNLIMITED, 0, 0, 0.0, None, False, 0, 0)
-                     for k in {r[1] for r in local}]
+                     for k in sorted({r[1] for r in local})]
         short = {m.sku for m in plan(local + stand_ins, self.st) if m.kind == "transfer"}
         wide |= short
         self._plan(out, [r for r in local if r[1] not in short], wide=False)

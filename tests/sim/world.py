@@ -35,7 +35,7 @@ from node.rules import BACK, FLOOR
 from node.runner import Runner
 from node.service import Node
 from sync.kinds import stamp
-from tests.sim import clerk, rogue
+from tests.sim import balancer, clerk, rogue
 from tests.sim.check import Checker, Violation
 from tests.sim.disasters import Disasters
 from tests.sim.faults import Faults, HubFaults
@@ -276,6 +276,7 @@ class World(Disasters):
         except Crash as c:
             self.log(f"crash: {c}")
         clerk.book_arrived_transfers(self)
+        balancer.step(self, i)
         self.check()
 
     def deliver_late(self) -> None:
