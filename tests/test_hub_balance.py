@@ -206,3 +206,22 @@ def test_passes_that_plan_what_changed_leave_nothing_a_full_pass_would_grant_or_
         assert not done["full"]
         full = world.hub.rebalance(dry_run=True, full=True)
         assert [m for m in full["moves"] if m["kind"] != "transfer"] == [], (i, done["moves"])
+
+
+def test_a_pass_that_fails_part_way_folds_no_sale_twice(world: BalanceWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.service import balance_moves
+
+    world.hours(2, sells={"S001": 1})
+    world.hub.rebalance()
+    world.hours(1, sells={"S001": 2})
+    real = balance_moves._WATCH.write
+
+    def fail(conn, rows):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the disk is full")
+    monkeypatch.setattr(balance_moves._WATCH, "write", fail)
+    with pytest.raises(RuntimeError):
+        world.hub.rebalance()
+    monkeypatch.setattr(balance_moves._WATCH, "write", real)
+    assert world.hub.balance_view()["last_run"]["status"] == "failed"
+    world.hub.rebalance()
+    assert world.rows("SELECT sum(units) FROM balance_sales WHERE store_id = 'S001'") == [(2 * 6 + 2 * 6,)]

@@ -187,8 +187,6 @@ class Writer:
     def keep(self, planned: Planned, history_start: str) -> None:
         """What the next pass starts from: sales, read positions, contacts, forecasts, watched spots."""
         now = self.now
-        for part in chunks([(*k, u) for k, u in planned.folded.units.items() if u], CHUNK * 5):
-            self._tx(lambda conn, part=part: _SALES.write(conn, part))
         for part in chunks(sorted(planned.demand.items()), CHUNK * 5):
             def demand(conn: Connection, part=part) -> None:
                 _DEMAND.write(conn, [(s, k, d) for (s, k), d in part if d > 0])
@@ -207,6 +205,9 @@ class Writer:
             self._tx(watch)
 
         def stores(conn: Connection) -> None:
+            # The sales folded in and each store's read position move together: sales are added to what
+            # the hour holds, so entries must never be added twice.
+            _SALES.write(conn, [(*k, u) for k, u in planned.folded.units.items() if u])
             for store, at in planned.heard.items():
                 note_contact(conn, store, at)
             refreshed = set(planned.refreshed)
