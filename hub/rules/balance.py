@@ -180,7 +180,7 @@ def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, move
     ratio = 1.0
     if web > 0 and fixed_free + surplus < web:
         ratio, near = _scarce(rows, st, fixed_free, web)
-    short, granted = _grants_and_releases(sku, near, st, moves)
+    short, granted = _grants_and_releases(sku, near, st, moves, ratio < 1.0)
     if short:
         _transfers(sku, rows, short, granted, ratio, web, st, moves)
 
@@ -221,16 +221,24 @@ def _fill(claims: list[tuple[int, float]], supply: int, web: float) -> float:
     return min(1.0, max(0.0, ratio))
 
 
-def _grants_and_releases(sku: str, near: list[tuple], st: BalanceSettings,
-                         moves: list[Move]) -> tuple[list[tuple], dict[str, int]]:
-    """Grants and release requests for the stores near a move; and the stores still short after them."""
+def _grants_and_releases(sku: str, near: list[tuple], st: BalanceSettings, moves: list[Move],
+                         scarce: bool = False) -> tuple[list[tuple], dict[str, int]]:
+    """Grants and release requests for the stores near a move; and the stores still short after them.
+
+    A grant tops the quota up past the target, to `1 + hysteresis` times it (never past
+    `release_above` times it), so that the next grant is as far off as the band allows;
+    under scarcity only to the store's share.
+    """
     min_move, low, keep_up, release_above = st.min_move, 1.0 - st.hysteresis, 1.0 + st.hysteresis, st.release_above
     short: list[tuple] = []
     granted: dict[str, int] = {}
     hours, window = st.window.total_seconds() / 3600, _span(st.window)
     for loc, has, units, free, demand, unused, target, want, stuck in near:
         if has < target * low:
-            qty = min(max(target - has, min_move), free)
+            # Top up past the target, to where the next grant is as far off as the band allows: a grant
+            # only to the target is soon under it again (2-unit top-ups). Under scarcity only the share.
+            top = target if scarce else min(ceil(target * keep_up), int(target * release_above + 1e-9))
+            qty = min(max(top - has, min_move), free)
             if qty >= min_move:
                 granted[loc] = qty
                 moves.append(Move("grant", sku, qty, loc, reason=(
