@@ -137,7 +137,7 @@ def begin_day(conn: Connection, days: Sequence[tuple[str, str, str, str]], *, be
 
 
 def end_day(conn: Connection) -> None:
-    for t in ("report_pairs", "report_days"):
+    for t in ("report_oos", "report_pairs", "report_days"):
         driver_sql(conn, f"DROP TABLE IF EXISTS {t}")
 
 
@@ -175,22 +175,29 @@ def negative_rows(conn: Connection, limit: int) -> list[Any]:
 def out_of_stock_crossings(conn: Connection) -> list[Any]:
     """For every (store, SKU) that may have reached zero in the day (its opening plus every outflow of the day
     is zero or less, and it had an outflow), the day's entries at which its stock crossed zero, either way,
-    in ledger order: (store, SKU, opening, day start, day end, at, level after). The running level is summed
-    in SQL over the SKU's entries (found by the store_entries_sku index); only the crossings come back."""
+    in ledger order: (store, SKU, opening, day start, day end, at, level after). The candidates are numbered
+    in (store, SKU) order into report_oos; the running level is summed in SQL over each one's entries of the
+    day (SQLite finds them by the store_entries_sku index) by that number, and only the crossings come back."""
     pg = conn.dialect.name == "postgresql"
+    driver_sql(conn, f"""
+        CREATE TEMPORARY TABLE report_oos{' ON COMMIT DROP' if pg else ''} AS
+        SELECT ROW_NUMBER() OVER (ORDER BY c.store_id, c.sku) AS n, c.store_id AS store_id, c.sku AS sku,
+          c.opening AS opening, d.lo AS lo, d.hi AS hi
+        FROM report_pairs c JOIN report_days d ON d.store_id = c.store_id
+        WHERE c.opening + c.outflow <= 0 AND c.outflow < 0""")
+    if pg:
+        driver_sql(conn, "ANALYZE report_oos")
     join = "JOIN" if pg else "CROSS JOIN"  # SQLite: from the few candidates into the index, in this order
     return driver_sql(conn, f"""
-        SELECT store_id, sku, opening, lo, hi, at, level FROM (
-          SELECT c.store_id AS store_id, c.sku AS sku, c.opening AS opening, d.lo AS lo, d.hi AS hi, e.seq AS seq,
-            e.at AS at, e.on_hand_delta AS dl,
-            c.opening + SUM(e.on_hand_delta) OVER (PARTITION BY c.store_id, c.sku ORDER BY e.seq
+        SELECT o.store_id, o.sku, o.opening, o.lo, o.hi, w.at, w.level FROM (
+          SELECT c.n AS n, e.seq AS seq, e.at AS at, e.on_hand_delta AS dl,
+            c.opening + SUM(e.on_hand_delta) OVER (PARTITION BY c.n ORDER BY e.seq
                                                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS level
-          FROM report_pairs c
-          {join} report_days d ON d.store_id = c.store_id
-          {join} store_entries e ON e.store_id = c.store_id AND e.sku = c.sku AND e.at >= d.lo AND e.at < d.hi
-          WHERE c.opening + c.outflow <= 0 AND c.outflow < 0) w
-        WHERE (level <= 0 AND level - dl > 0) OR (level > 0 AND level - dl <= 0)
-        ORDER BY store_id, sku, seq""").all()
+          FROM report_oos c
+          {join} store_entries e ON e.store_id = c.store_id AND e.sku = c.sku AND e.at >= c.lo AND e.at < c.hi) w
+        JOIN report_oos o ON o.n = w.n
+        WHERE (w.level <= 0 AND w.level - w.dl > 0) OR (w.level > 0 AND w.level - w.dl <= 0)
+        ORDER BY w.n, w.seq""").all()
 
 
 def incidents(conn: Connection, days: Sequence[tuple[str, str, str]]) -> list[Any]:
