@@ -12,8 +12,8 @@ moves are applied the way the hub and the stores would:
 
 Then: no unit is made or lost, no grant or transfer takes more than the
 promisable at its location, every quota stays non-negative, pinned and
-switched-off spots are never named, no move is below `min_move`, and a
-second plan over the state the moves left moves nothing. The one exception
+switched-off spots are never named, no move is below `min_move` but a grant
+of all its hub share to a store with no quota left, and a second plan over the state the moves left moves nothing. The one exception
 is the units an answered release made central: as many may now be sent to
 a store that runs out (a transfer the hub orders comes out of its share, so
 they could not be sent before), and a third plan moves nothing.
@@ -112,8 +112,15 @@ def test_a_plan_keeps_every_unit_and_the_demarcation_rule_and_settles(chain, app
     spots, web, cfg = chain
     moves = plan(spots, cfg, web_demand=web)
     left_alone = {(s.location, s.sku) for s in spots if s.pinned is not None or s.off}
+    before = {(s.location, s.sku): s for s in spots}
     for m in moves:
-        assert m.qty >= cfg.min_move, m
+        if m.qty < cfg.min_move:
+            # The one move below min_move: a grant to a store with no quota left (none in flight, none
+            # coming), of all the hub share it has to give. Without it its walk-ins are refused online
+            # with a unit on its shelf until its hub share reaches min_move, which may be never.
+            s = before[(m.location, m.sku)]
+            assert m.kind == "grant" and s.quota + s.in_flight + s.incoming - s.asked <= 0, m
+            assert m.qty == s.hub_share - s.safety_buffer, (m, s)
         assert (m.location, m.sku) not in left_alone and (m.source, m.sku) not in left_alone, m
         assert m.reason, m
     after = apply(spots, moves, applied=applied, answered=answered, arrived=arrived)
@@ -158,7 +165,9 @@ def test_under_scarcity_no_claimant_is_favoured(stores, warehouse, web) -> None:
     spots = [store(f"S{i}", hub_share=u, demand=d) for i, (u, d) in enumerate(stores)]
     spots.append(Spot("W1", "K", "warehouse", warehouse, 0, 0, 0, warehouse, 0))
     got = {m.location: m.qty for m in plan(spots, cfg, web_demand={"K": web}) if m.kind == "grant"}
-    share = {s.location: got.get(s.location, 0) / s.demand for s in spots[:-1]}
+    # Past its whole demand a store is not favoured: it takes from no one (a store selling under
+    # least_target units aims at least_target when nothing is scarce).
+    share = {s.location: min(1.0, got.get(s.location, 0) / s.demand) for s in spots[:-1]}
     slack = {s.location: 0.5 / s.demand + 1e-9 for s in spots[:-1]}
     left = sum(stores[i][0] for i in range(len(stores))) + warehouse - sum(got.values())
     web_share = left / web  # what stays central serves the web
@@ -195,7 +204,16 @@ def test_a_store_holding_five_times_its_demand_is_asked_to_release() -> None:
 def test_small_differences_are_left_alone() -> None:
     assert plan([store("S1", quota=26, hub_share=30, demand=30.0),  # within the hysteresis band
                  store("S2", quota=19, demand=10.0),  # under release_above * demand
-                 store("S3", quota=0, hub_share=1, demand=5.0)], SETTINGS) == []  # 1 < min_move
+                 store("S3", quota=1, hub_share=1, demand=5.0)], SETTINGS) == []  # 1 < min_move
+
+
+def test_a_store_with_no_quota_left_gets_its_last_unit() -> None:
+    # Below min_move, but the store has nothing to sell its walk-ins from without it.
+    moves = plan([store("S1", quota=0, hub_share=1, demand=0.3)], SETTINGS)
+    assert [(m.kind, m.location, m.qty) for m in moves] == [("grant", "S1", 1)]
+    # Selling under a unit over the window, a store still aims at least_target (2): topped up to 3.
+    moves = plan([store("S1", quota=1, hub_share=9, demand=0.3)], SETTINGS)
+    assert [(m.kind, m.location, m.qty) for m in moves] == [("grant", "S1", 2)]
 
 
 def test_under_scarcity_the_store_and_the_web_share_by_rate() -> None:

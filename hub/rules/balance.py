@@ -20,7 +20,10 @@ get more than the units it has), rather than whoever asked first.
 
 Small differences are left alone: a grant waits until the quota falls below
 `1 - hysteresis` of its target, a release until it rises above `release_above`
-times the target, and no move is smaller than `min_move`. A plan's moves
+times the target, and no move is smaller than `min_move`, but one: a store with
+no quota left gets the last of its own hub share, however little (else its
+walk-ins are refused online with units on its shelf). A store that sells a
+SKU at all aims at `least_target` units at least. A plan's moves
 bring every store inside those bands, so planning again over the state the
 moves leave behind (grants in flight or applied, releases pending, transfers
 ordered or arrived) moves nothing. Only a release once answered can bring
@@ -53,10 +56,13 @@ class BalanceSettings:
     min_move: int = 2
     hysteresis: float = 0.25  # a grant waits until quota is below (1 - hysteresis) of its target
     release_above: float = 2.0  # a release waits until quota is above this many times its target
+    least_target: int = 2  # a store that sells a SKU at all aims at no less quota than this
 
     def __post_init__(self) -> None:
-        if self.min_move < 1 or not 0.0 <= self.hysteresis < 1.0 or self.release_above < 1.0:
-            raise ValueError(f"min_move >= 1, 0 <= hysteresis < 1 and release_above >= 1, not {self}")
+        if (self.min_move < 1 or not 0.0 <= self.hysteresis < 1.0 or self.release_above < 1.0
+                or self.least_target < 0):
+            raise ValueError(f"min_move >= 1, 0 <= hysteresis < 1, release_above >= 1 and least_target >= 0, "
+                             f"not {self}")
 
     @property
     def window(self) -> timedelta:
@@ -156,7 +162,7 @@ _WIDTH = len(SPOT_FIELDS)
 
 
 def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, moves: list[Move]) -> None:
-    low, release_above = 1.0 - st.hysteresis, st.release_above
+    low, release_above, least = 1.0 - st.hysteresis, st.release_above, st.least_target
     # One lean pass (it runs once a spot): the stores whose quota is outside its band, as (location,
     # quota it will have, units, promisable, demand, unused quota, target, the demand's full target,
     # how far the hub share and the pending releases are under the safety buffer).
@@ -168,7 +174,10 @@ def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, move
                 fixed_free += hub_share - buffer  # the web may draw on it; the balancer moves none of its quota
             continue
         has = quota + in_flight + incoming - asked
-        target = ceil(demand - 1e-9) if demand > 0 else 0
+        want = ceil(demand - 1e-9) if demand > 0 else 0
+        # A store selling less than a unit over the window still aims at a few: after one sale the next
+        # customer would otherwise wait for the next plan and sync. Only stock from elsewhere goes by `want`.
+        target = least if 0 < want < least else want
         # Units count wherever they are, whichever share holds them: a grant or a release only moves
         # units between a store's shares, so the sharing under scarcity stays as it was.
         units = has + asked + hub_share - buffer
@@ -176,7 +185,7 @@ def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, move
             surplus += units - target
         if has < target * low or has > release_above * target:
             near.append((loc, has, units if units > 0 else 0, hub_share - buffer if hub_share > buffer else 0,
-                         demand, quota - asked, target, target, buffer - hub_share - asked))
+                         demand, quota - asked, target, want, buffer - hub_share - asked))
     ratio = 1.0
     if web > 0 and fixed_free + surplus < web:
         ratio, near = _scarce(rows, st, fixed_free, web)
@@ -239,7 +248,9 @@ def _grants_and_releases(sku: str, near: list[tuple], st: BalanceSettings, moves
             # only to the target is soon under it again (2-unit top-ups). Under scarcity only the share.
             top = target if scarce else min(ceil(target * keep_up), int(target * release_above + 1e-9))
             qty = min(max(top - has, min_move), free)
-            if qty >= min_move:
+            # Less than min_move only to a store with no quota left, and then all its hub share holds:
+            # otherwise its walk-ins are refused online with units on its shelf.
+            if qty >= min_move or (has <= 0 and qty > 0):
                 granted[loc] = qty
                 moves.append(Move("grant", sku, qty, loc, reason=(
                     f"{loc} sells {demand / hours:.1f}/h; {window} needs {target}, has {has}")))
@@ -278,7 +289,8 @@ def _transfers(sku: str, rows: list[tuple], short: list[tuple], granted: dict[st
             continue
         offer = hub_share - buffer - granted.get(loc, 0)
         if kind == "store":
-            target = 0 if demand <= 0 else ceil(demand - 1e-9) if ratio >= 1.0 else int(ratio * demand + 0.5)
+            target = 0 if demand <= 0 else int(ratio * demand + 0.5) if ratio < 1.0 else \
+                max(ceil(demand - 1e-9), st.least_target)
             units = quota + in_flight + incoming + hub_share - buffer
             if units <= release_above * target:
                 continue
