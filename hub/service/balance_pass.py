@@ -25,9 +25,12 @@ short even with all of its own hub share (`plan` proposes a transfer from a
 stand-in with unlimited stock), and where a warehouse's stock changed, the
 SKU is planned again with all of its spots.
 
-A full pass plans every SKU with every spot, with the forecasts kept: the
-first one, one a day (`full_every`, for anything the changed-spot rules
-miss), and one after ops changed something for the whole chain.
+Each pass also plans a slice of the catalog with every spot, the slices
+taking turns so that every SKU is planned whole once every `full_every` (a
+day): whatever the changed-spot rules miss is caught within a day, without a
+pass that reads every position. A full pass plans every SKU with every spot,
+with the forecasts kept: the first one, and one after ops changed something
+for the whole chain or asked for it.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ class Cadence:
     every: timedelta = timedelta(minutes=5)  # the scheduled interval between passes
     refresh_every: timedelta = timedelta(hours=1)  # each store's forecasts are all made again this often
     refresh_rows: int = 200_000  # beyond the stores whose turn it is, more while fewer sales rows were read
-    full_every: timedelta = timedelta(days=1)
+    full_every: timedelta = timedelta(days=1)  # every SKU planned whole once in this, a slice a pass
     min_seen: timedelta = timedelta(hours=1)  # a store heard from for less in the history is left alone
 
 
@@ -98,11 +101,9 @@ class Pass:
         conn, now, cad = self.conn, self.now, self.cad
         last = driver_sql(conn, "SELECT feed_cursor, started_at FROM balance_runs WHERE status = 'done' "
                                 "ORDER BY started_at DESC LIMIT 1").first()
-        last_full = driver_sql(conn, "SELECT max(started_at) FROM balance_runs WHERE status = 'done' "
-                                     "AND full_pass = ?", (True,)).scalar()
         dirty = {k for (k,) in driver_sql(conn, "SELECT key FROM balance_dirty")}
         if full is None:
-            full = last is None or "*" in dirty or last_full is None or parse_stamp(last_full) <= now - cad.full_every
+            full = last is None or "*" in dirty
         out = Planned(full, driver_sql(conn, "SELECT coalesce(max(position), 0) FROM changefeed").scalar(),
                       dirty=dirty)
         self.facts = facts = Facts.read(conn)
@@ -174,6 +175,14 @@ class Pass:
         out.refreshed.append(store)
         return read
 
+    def _slice(self) -> set[str]:
+        """This pass's turn of the catalog: the slices of `full_every / every` take turns by the clock."""
+        n = max(1, ceil(self.cad.full_every / self.cad.every))
+        skus = [k for (k,) in fetch(self.conn, "SELECT sku FROM items ORDER BY sku")]
+        size = ceil(len(skus) / n)
+        turn = int(self.now.timestamp() // self.cad.every.total_seconds()) % n
+        return set(skus[turn * size:(turn + 1) * size])
+
     def _cached_at(self, spots) -> dict[tuple[str, str], float]:
         by_store: dict[str, list[str]] = defaultdict(list)
         for s, k in spots:
@@ -212,6 +221,7 @@ class Pass:
         for s in (k[6:] for k in out.dirty if k.startswith("store:")):
             spots |= {(r[0], r[1]) for r in driver_sql(conn, "SELECT location, sku FROM positions WHERE location = ?",
                                                        (s,))}
+        wide |= self._slice()
         spots = {sp for sp in spots if sp[1] not in wide}
         demand = {**self._cached_at(spots), **self.fresh}
         local = [facts.spot(r, demand.get((r[0], r[1]), 0.0)) for r in positions_at(conn, spots)]
