@@ -16,9 +16,8 @@ One run, in a temporary folder, on SQLite (the hub's default):
    all along but for a few outages of one to six hours (`store_contacts`).
 3. Every forecast made once (`Hub.rebalance` with every store's turn at once and
    the balancer switched off for every store, so it moves nothing), timed as
-   "every forecast"; then each store's quota set to what it will sell
-   over the balancer's window, give or take, and the rest of its stock the hub's:
-   a chain as balanced as the last pass left it.
+   "every forecast"; then a full plan's grants and releases applied to the
+   positions at once: a chain as balanced as the balancer leaves it.
 4. The floor: every position read from the same database, on the hub's own
    connection straight from the driver's cursor (`SELECT ... FROM positions`,
    every row fetched as a tuple), best of two.
@@ -43,7 +42,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from math import ceil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
@@ -58,6 +56,7 @@ from fixtures.chain import generate_chain  # noqa: E402
 from hub.db import RowWriter, driver_sql  # noqa: E402
 from hub.service import Hub  # noqa: E402
 from hub.service.balance_inputs import fetch  # noqa: E402
+from hub.service.balance_pass import Pass  # noqa: E402
 from hub.service.common import _POSITION_COLS, _WRITE_ENTRIES, _WRITE_POSITIONS  # noqa: E402
 from sync.kinds import stamp  # noqa: E402
 
@@ -140,18 +139,26 @@ def _history(hub: Hub, store: str, skus: list[str], rate: float, rng: random.Ran
     return len(rows)
 
 
-def settle(hub: Hub, rng: random.Random) -> None:
-    """Each store's quota about what it will sell over the window; the rest of its stock the hub's."""
-    with hub.reads.connect() as conn:
-        demand = {(s, k): d for s, k, d in driver_sql(conn, "SELECT store_id, sku, demand FROM balance_demand")}
-        rows = driver_sql(conn, f"SELECT {_POSITION_COLS} FROM positions WHERE location LIKE 'S%'").all()
-    out = []
-    for loc, sku, on_hand, _, held, in_flight, hub_share, reserved, shortfall, buffer in rows:
-        want = ceil(demand.get((loc, sku), 0.0) * rng.uniform(1.0, 1.6) - 1e-9)
-        quota = max(0, min(on_hand - buffer, want))
-        out.append((loc, sku, on_hand, quota, 0, 0, on_hand - quota, 0, 0, buffer))
+def settle(hub: Hub) -> int:
+    """Where the balancer leaves the chain: a full plan's grants and releases applied to the positions
+    at once (as if every store had pulled and answered). Returns the moves it took."""
+    with hub.consistent_reads.connect() as conn:
+        planned = Pass(conn, hub.clock(), hub.balance_settings, hub.cadence).run(full=True)
+    delta: Counter[tuple[str, str]] = Counter()
+    for m in planned.moves:
+        if m.kind in ("grant", "release"):
+            delta[(m.location, m.sku)] += m.qty if m.kind == "grant" else -m.qty
+    by_store: dict[str, list[str]] = {}
+    for loc, sku in delta:
+        by_store.setdefault(loc, []).append(sku)
     with hub.engine.begin() as conn:
-        _WRITE_POSITIONS.write(conn, out)
+        for loc, skus in by_store.items():
+            ps = hub._positions(conn, loc, skus)
+            for p in ps.values():
+                p.quota += delta[(loc, p.sku)]
+                p.hub_share -= delta[(loc, p.sku)]
+            _WRITE_POSITIONS.write(conn, [p.row() for p in ps.values()])
+    return len(planned.moves)
 
 
 def five_minutes_of_sales(hub: Hub, stocked: dict[str, list[str]], rate: float, now: datetime,
@@ -226,8 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         forecast_all_s = time.perf_counter() - t
         with hub.engine.begin() as conn:
             driver_sql(conn, "DELETE FROM balance_off")
-        settle(hub, rng)
         hub.cadence = replace(every_store, refresh_rows=0)
+        settled = settle(hub)
         floor_s, n_positions = floor(hub)
         clock[0] += STEP
         t = time.perf_counter()
@@ -247,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(["step", "seconds", "spots planned", "moves", "entries since"], [
         ("build the chain (not timed)", build_s, "", "", ""),
         ("every forecast made (cold start)", forecast_all_s, "", "", ""),
+        ("settle: a full plan applied (not timed)", "", "", settled, ""),
         ("floor: read every position", floor_s, n_positions, "", ""),
         ("full pass (every SKU)", full_s, full["spots"], len(full["moves"]), ""),
         *((f"scheduled pass {i + 1}", s, d["spots"], len(d["moves"]), sold) for i, (s, sold, d) in enumerate(passes)),

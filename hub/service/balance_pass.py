@@ -253,6 +253,8 @@ class Pass:
             if kind != "store":
                 continue
             target = whole(demand)
+            if target > 0:  # what `plan` aims at, at most: a selling spot at least least_target
+                target = max(target, self.st.least_target)
             if target <= 0 or pinned is not None or off:
                 if not out.watch_all:
                     out.watch[(loc, sku)] = None
