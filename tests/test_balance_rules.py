@@ -185,8 +185,8 @@ def store(loc: str, *, quota: int = 0, hub_share: int = 0, demand: float = 0.0, 
 
 def test_a_store_selling_out_is_topped_up_from_its_own_hub_share() -> None:
     moves = plan([store("S003", quota=12, hub_share=40, demand=34.0), store("S004", hub_share=90)], SETTINGS)
-    # Past the target, to 1.25 x 34 = 42.5 -> 43: the next grant is a band away, not 2 units away.
-    assert [(m.kind, m.location, m.qty) for m in moves] == [("grant", "S003", 31)]
+    # Past the target, to 1.5 x 34 = 51: the next grant is a band away, not 2 units away.
+    assert [(m.kind, m.location, m.qty) for m in moves] == [("grant", "S003", 39)]
     assert moves[0].reason == "S003 sells 4.1/h; 8 h + 15 min needs 34, has 12"
 
 

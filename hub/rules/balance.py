@@ -235,9 +235,9 @@ def _grants_and_releases(sku: str, near: list[tuple], st: BalanceSettings, moves
                          scarce: bool = False) -> tuple[list[tuple], dict[str, int]]:
     """Grants and release requests for the stores near a move; and the stores still short after them.
 
-    A grant tops the quota up past the target, to `1 + hysteresis` times it (never past
-    `release_above` times it), so that the next grant is as far off as the band allows;
-    under scarcity only to the store's share.
+    A grant tops the quota up past the target, to `1 + 2 * hysteresis` times it (never past
+    `release_above` times it), so that the next grant is as far off below the target as
+    the top-up is above it; under scarcity only to the store's share.
     """
     min_move, low, keep_up, release_above = st.min_move, 1.0 - st.hysteresis, 1.0 + st.hysteresis, st.release_above
     short: list[tuple] = []
@@ -247,7 +247,8 @@ def _grants_and_releases(sku: str, near: list[tuple], st: BalanceSettings, moves
         if has < target * low:
             # Top up past the target, to where the next grant is as far off as the band allows: a grant
             # only to the target is soon under it again (2-unit top-ups). Under scarcity only the share.
-            top = target if scarce else min(ceil(target * keep_up), int(target * release_above + 1e-9))
+            top = target if scarce else min(ceil(target * (keep_up + st.hysteresis)),
+                                            int(target * release_above + 1e-9))
             qty = min(max(top - has, min_move), free)
             # Less than min_move only to a store with no quota left, and then all its hub share holds:
             # otherwise its walk-ins are refused online with units on its shelf.
