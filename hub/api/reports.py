@@ -7,14 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from hub.api.errors import UNAUTHENTICATED
+from hub.api.errors import BUSY, MALFORMED, UNAUTHENTICATED
 from hub.deps import HubDep, Ops
 from hub.report.model import TABLES
 
 router = APIRouter(prefix="/ops/reports", tags=["ops"])
 
 REFUSALS = {**UNAUTHENTICATED, 403: {"description": "not an ops token"},
-            404: {"description": "no report kept for that date and scope, or no such table"}}
+            404: {"description": "no report kept for that date and scope, or no such table"},
+            **MALFORMED, **BUSY}
 DAY = Annotated[str, Path(pattern=r"^\d{4}-\d{2}-\d{2}$", description="the business date, YYYY-MM-DD")]
 SCOPE = Annotated[str, Query(min_length=1, max_length=32, description="'chain', or a store's id")]
 REVISION = Annotated[int | None, Query(ge=1, le=1_000_000, description="a revision; the latest unless given")]
