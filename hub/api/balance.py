@@ -36,7 +36,8 @@ class PinAsk(BaseModel):
 
 
 class PromoAsk(BaseModel):
-    """`sku` sells `factor` times its usual rate at `store_id` for `hours` from `starts_at` (None: every SKU / store)."""
+    """`sku` sells `factor` times its usual rate at `store_id` for `hours` from `starts_at` (None: every SKU,
+    every store)."""
 
     model_config = ConfigDict(extra="forbid")
     sku: Annotated[str, Field(min_length=1, max_length=64)] | None = None

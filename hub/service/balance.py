@@ -76,8 +76,8 @@ class BalanceOps:
         def claim(conn: Connection) -> str | None:
             held = leasing.claim(conn, LEASE, holder, started, stamp(now + self.lease_for), scheduled=scheduled)
             if held is None:
-                driver_sql(conn, "INSERT INTO balance_runs (run_id, holder, started_at, status, full_pass, feed_cursor, "
-                                 "spots, grants, releases, transfers, skipped) "
+                driver_sql(conn, "INSERT INTO balance_runs (run_id, holder, started_at, status, full_pass, "
+                                 "feed_cursor, spots, grants, releases, transfers, skipped) "
                                  "VALUES (?, ?, ?, 'running', ?, 0, 0, 0, 0, 0, 0)", (run_id, holder, started, False))
             return held
         held = transact(self.engine, claim)
@@ -190,11 +190,11 @@ class BalanceOps:
                                       f"store_id = ? AND sku {any_sku} GROUP BY sku", args).all())
         incoming = dict(driver_sql(conn, "SELECT sku, sum(qty) FROM transfers WHERE status = 'in_transit' AND "
                                          f"to_location = ? AND sku {any_sku} GROUP BY sku", args).all())
+        rows = driver_sql(conn, f"SELECT {_POSITION_COLS} FROM positions WHERE location = ? AND sku {any_sku}", args)
         spots = [(loc_, sku, "store", on_hand, quota, held, in_flight, hub_share, reserved, buffer,
                   demand.get(sku, 0.0), pins.get(sku), sku in off, asked_of(asked.get(sku, 0), quota),
                   incoming.get(sku, 0))
-                 for loc_, sku, on_hand, quota, held, in_flight, hub_share, reserved, _, buffer in driver_sql(conn, f"SELECT {_POSITION_COLS} FROM positions WHERE location = ? "
-                                           f"AND sku {any_sku}", args)]
+                 for loc_, sku, on_hand, quota, held, in_flight, hub_share, reserved, _, buffer in rows]
         grants = [m for m in plan(spots, self.balance_settings) if m.kind == "grant"]
         if grants:
             at = stamp(now)

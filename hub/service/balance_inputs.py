@@ -243,7 +243,8 @@ def positions_at(conn: Connection, spots: Iterable[tuple[str, str]]) -> Iterator
                              (loc, *params))
 
 
-def cached_demand(conn: Connection, *, skus: Iterable[str] = (), store: str | None = None) -> dict[tuple[str, str], float]:
+def cached_demand(conn: Connection, *, skus: Iterable[str] = (),
+                  store: str | None = None) -> dict[tuple[str, str], float]:
     """The forecasts the last passes kept, for every store of `skus`, or for every SKU at `store`."""
     out = {}
     if store is not None:

@@ -5,11 +5,11 @@ most do not change between two passes a few minutes apart. Reading them all
 costs more than a pass may take, so a pass plans what changed:
 
 - the spots whose position changed (the changefeed since the last pass);
-- the spots whose forecast crossed a half unit (`plan` reads it rounded): those with new sales,
-  and every spot of the stores whose turn it is (each store's forecasts are all
-  made again every `refresh_every`, a share of the stores each pass, as the
-  window ahead moves through the day; a small chain's all at once, up to
-  `refresh_rows` hours of sales read a pass);
+- the spots whose forecast crossed a half unit (`plan` reads it rounded):
+  those with new sales, and every spot of the stores whose turn it is (each
+  store's forecasts are all made again every `refresh_every`, a share of the
+  stores each pass, as the window ahead moves through the day; a small
+  chain's all at once, up to `refresh_rows` hours of sales read a pass);
 - every spot of a SKU or store ops changed (a pin, a switch, a promo).
 
 A store with no forecast yet (the balancer is new, or the store is) is left
@@ -128,11 +128,12 @@ class Pass:
     # -- forecasts --------------------------------------------------------------------------
 
     def _forecasts(self, out: Planned, elapsed: timedelta) -> set[tuple[str, str]]:
-        """Make the forecasts due this pass (`self.fresh`); the spots whose whole units changed."""
+        """Make the forecasts due this pass (`self.fresh`); the spots whose forecast crossed a half unit."""
         conn, now, cad = self.conn, self.now, self.cad
         made = dict(driver_sql(conn, "SELECT store_id, refreshed_at FROM balance_stores").all())
         dirty_stores = {k[6:] for k in out.dirty if k.startswith("store:")} & set(self.stores)
-        due = sorted((made.get(s) or "", s) for s in self.stores if (made.get(s) or "") <= stamp(now - cad.refresh_every))
+        stale = stamp(now - cad.refresh_every)
+        due = sorted((made.get(s) or "", s) for s in self.stores if (made.get(s) or "") <= stale)
         turn = ceil(len(self.stores) * min(1.0, elapsed / cad.refresh_every))
         fresh: dict[tuple[str, str], float] = {}
         read = 0
