@@ -1,6 +1,6 @@
 """The seeded simulation over the production hub and nodes (see tests/sim/).
 
-1,000 seeds of 500 steps each, on every core, with the checker after every
+100 seeds of 300 steps each (SIM_SEEDS, SIM_STEPS), on every core, with the checker after every
 step and a heal phase after which everything must agree. A failing seed
 prints itself, its faults, and two commands: one replays it exactly, the
 other shrinks it to the shortest step list that still fails.
@@ -19,8 +19,8 @@ from tests.sim.__main__ import shrink
 from tests.sim.swarm import FAULT_KINDS, faults_of, run_many
 from tests.sim.world import run
 
-N_SEEDS = int(os.environ.get("SIM_SEEDS", "1000"))
-STEPS = int(os.environ.get("SIM_STEPS", "500"))
+N_SEEDS = int(os.environ.get("SIM_SEEDS", "100"))
+STEPS = int(os.environ.get("SIM_STEPS", "300"))
 
 
 @pytest.fixture(scope="module")
