@@ -11,7 +11,7 @@ At a store's pull (`_balance_at_pull`), the spots the last pass watched (near
 a top-up) whose quota has fallen that far are planned on the spot, and their
 grants made before the pull reads the grants it returns: a store that syncs
 while low gets its top-up in that same pull. The pull also notes that the hub
-heard from the store (at most once a minute per process, and only if no other
+heard from the store (at most once in 10 minutes per process, and only if no other
 writer holds the database: a note is not worth a wait): the forecast's online
 hours.
 """
@@ -38,7 +38,7 @@ from sync.kinds import stamp
 
 log = logging.getLogger("backroom.hub.balance")
 
-CONTACT_EVERY = timedelta(minutes=1)
+CONTACT_EVERY = timedelta(minutes=10)  # a store's online hours are kept to about this
 _WATCHED = ("SELECT w.sku FROM balance_watch w JOIN positions p ON p.location = w.store_id AND p.sku = w.sku "
             "WHERE w.store_id = ? AND p.quota + p.in_flight <= w.below AND p.hub_share - p.safety_buffer >= ?")
 _RUN_COLS = ("run_id", "holder", "started_at", "finished_at", "status", "full_pass", "spots", "grants", "releases",
