@@ -188,6 +188,13 @@ def test_one_pass_at_a_time_and_a_dead_holders_lease_lapses(world: BalanceWorld)
     assert world.hub.rebalance(scheduled=True)["ran"] is False  # once an interval
     assert world.hub.rebalance()["ran"]  # ops may ask for another
     assert {r["status"] for r in world.hub.balance_view()["runs"]} == {"done"}
+    # A pass whose process died leaves its run marked running; the next pass to hold the lease says so.
+    transact(world.hub.engine, lambda c: c.exec_driver_sql(
+        "UPDATE balance_runs SET status = 'running', finished_at = NULL WHERE run_id = "
+        "(SELECT max(run_id) FROM balance_runs)"))
+    world.hub.rebalance()
+    died = [r for r in world.hub.balance_view()["runs"] if r["status"] == "failed"]
+    assert len(died) == 1 and died[0]["message"] == "its process stopped before it finished"
 
 
 def test_b_at_the_warehouse_alone_is_never_moved(world: BalanceWorld) -> None:

@@ -76,11 +76,23 @@ class BalanceOps:
         def claim(conn: Connection) -> str | None:
             held = leasing.claim(conn, LEASE, holder, started, stamp(now + self.lease_for), scheduled=scheduled)
             if held is None:
+                # Holding the lease, no other pass runs: one still marked running died with its process.
+                driver_sql(conn, "UPDATE balance_runs SET status = 'failed', finished_at = ?, message = "
+                                 "'its process stopped before it finished' WHERE status = 'running'", (started,))
                 driver_sql(conn, "INSERT INTO balance_runs (run_id, holder, started_at, status, full_pass, "
                                  "feed_cursor, spots, grants, releases, transfers, skipped) "
                                  "VALUES (?, ?, ?, 'running', ?, 0, 0, 0, 0, 0, 0)", (run_id, holder, started, False))
             return held
-        held = transact(self.engine, claim)
+        try:
+            held = transact(self.engine, claim)
+        except AmbiguousCommit:  # committed or not: the lease says whether this pass holds it
+            with self.reads.connect() as conn:
+                mine = driver_sql(conn, "SELECT 1 FROM balance_runs WHERE run_id = ?", (run_id,)).first()
+            if not mine:
+                if scheduled:
+                    return {"ran": False, "held_by": None}
+                raise rules.Busy("The hub could not tell whether the pass began; try again.") from None
+            held = None
         if held is not None:
             if scheduled:
                 return {"ran": False, "held_by": held or None}
