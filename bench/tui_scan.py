@@ -19,29 +19,24 @@ constructing the app to the frame that shows its scan field. "App's own" is
 and can fire before the frame. The floor, one DataTable and one Input (a row
 per Enter), is typed at, timed and started the same way in the same run.
 
-Where a scan's time goes (issue 9 item 11, sale screen of 632858a, --quick; ms per scan,
-mean at pace / in bursts; timers on the scan path; 2 shared cores at load 2-3):
+Where a scan's time went, and what was done (issue 9 item 11; ms per scan at a scanner's pace):
 
-    keys to the frame that shows the line            64   / 41
-    two screen updates (one while typing, one after
-      Enter), each a layout: Input's width follows
-      its text, a new row changes the table's size   26   / 18
-      of which the DataTable re-rendering every
-        visible cell (its caches key on a count any
-        add_row / update_cell bumps)                 14.5 / 9.8
-      reflow, the other widgets, bytes written        4   / 3
-    Input handling the 13-40 keys of a scan           5.9 / 3.9
-    the scan handler                                  2.2 / 1.9
-      node.resolve (biip parse 0.1, SQL 0.01)         0.6 / 0.6
-      node.balance (one SQL read)                     0.1 / 0.0
-    autosave of the open sale (writer thread)         2.1 / 3.1
-    GC (the start's objects are frozen)               1.5 / 0.7
-    StatusBar repaint, Footer                        <0.1 / <0.1
-    waiting: the 60 Hz update tick, other processes  ~25  / ~13
+    before (632858a, load 2-3): keys to the line's frame 64 ms; two screen
+      updates of a layout each (Input's width followed its text, the
+      DataTable re-rendered every visible cell on any change), 26 ms
+    -> a row view that renders only changed rows, a field that lays nothing
+       out: p50 40, p99 74 at a quiet machine (floor 58 / 115)
+    -> the line a frame late: the first key woke the idle screen, whose
+       update tick then painted the half-typed field at once and made the
+       line wait for the next tick (and a title update laid the screen out).
+       The screen is now held from a scan's first key until its Enter is
+       handled, the scanner's characters go into the field in one insert
+       (Input's per-key insert, watchers and Changed messages were 0.4 ms a
+       key, 15 ms for a 38-character GS1 string), no blinking cursor or
+       seconds clock paints between scans: p50 12, p99 32-38 at a quiet
+       machine, CPU 12 ms a scan (floor in the same runs: 53 / 99-102, 32)
 
-Same frames and renders at pace as in bursts; a scan after an idle gap
-takes more CPU (about 30 vs 22 ms) and waits longer for it. The app's own
-timer fired before the line's frame in 1 of 19 scans (by 25 ms).
+Run it on a quiet machine: other processes show up directly in the tail.
 """
 
 from __future__ import annotations

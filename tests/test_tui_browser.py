@@ -212,13 +212,15 @@ def test_every_door_has_a_key_a_browser_leaves_alone(served: str, chromium: DevT
         chromium.wait_for_text(text, timeout=20, after=mark)
 
     escape = lambda: press(chromium, "Escape", "Escape", 27)  # noqa: E731
+    # The sale screen's own footer: its title alone may come in a frame painted behind the dialog.
+    back = "F1 Help"
     chromium.evaluate("document.querySelector('.xterm-helper-textarea').focus()")
     answer(lambda: chromium.send("Input.insertText", text="?"), "Keys (the second column")  # help, no F1
-    answer(escape, "Sale ·")
+    answer(escape, back)
     answer(lambda: press(chromium, "b", "KeyB", 66, ctrl=True), "Check in the back")
-    answer(escape, "Sale ·")
+    answer(escape, back)
     answer(lambda: press(chromium, "o", "KeyO", 79, ctrl=True), "A letter = open it")
-    answer(escape, "Sale ·")
+    answer(escape, back)
     answer(lambda: chromium.send("Input.insertText", text="SKU000001"), "SKU000001")
     answer(lambda: press(chromium, "Enter", "Enter", 13), "TOTAL")
     answer(lambda: press(chromium, "p", "KeyP", 80, ctrl=True), "Total due")  # pay, no F12

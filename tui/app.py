@@ -75,8 +75,10 @@ class BackroomApp(App):
     def _show_saving(self, saving: bool) -> None:
         for screen in self.screen_stack:
             for title in screen.query("#title").results(Label):
-                text = str(title.content).removesuffix(SAVING)
-                title.update(text + SAVING if saving else text)
+                was = str(title.content)
+                text = was.removesuffix(SAVING) + (SAVING if saving else "")
+                if text != was:  # most writes end before "saving…" shows: then the title is left alone
+                    title.update(text, layout=False)
 
     def expire_holds(self) -> None:
         # another terminal may expire them first, or hold the lock: try again next time

@@ -14,8 +14,6 @@ from time import perf_counter
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.geometry import Size
-from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static
 
@@ -28,17 +26,7 @@ from tui.screens.cart import CartLine, CartTable
 from tui.screens.dialogs import Confirm, Quantity, Recall
 from tui.screens.paying import Paying
 from tui.widgets.cartview import CartView
-
-
-class ScanField(Input):
-    """An Input that does not lay the screen out again for every character a scanner types.
-
-    Input's virtual width follows its text, and a virtual size is a layout
-    reactive: a scan's 13 to 40 characters were as many layouts of the whole
-    screen. The field's size is the stylesheet's, and a scan fits in it.
-    """
-
-    virtual_size = Reactive(Size(0, 0), layout=False)
+from tui.widgets.scanfield import ScanField
 
 
 class SaleScreen(Paying, Screen):
@@ -76,6 +64,9 @@ class SaleScreen(Paying, Screen):
     def on_screen_resume(self) -> None:
         self.focus_scan()
 
+    def on_screen_suspend(self) -> None:
+        self.query_one(ScanField).let_paint()  # what a scan or a key opened paints at once, in one go
+
     # -- helpers --------------------------------------------------------------
 
     def focus_scan(self) -> None:
@@ -109,11 +100,17 @@ class SaleScreen(Paying, Screen):
     # -- scanning ---------------------------------------------------------------
 
     def on_input_submitted(self, ev: Input.Submitted) -> None:
-        if ev.input.id != "scan":
-            return
+        if isinstance(ev.input, ScanField):
+            try:
+                self.scan(ev.value)
+            finally:
+                ev.input.value = ""
+                # Once the screen has the widgets' updates: the line and the emptied field in one frame.
+                self.call_after_refresh(ev.input.let_paint)
+
+    def scan(self, value: str) -> None:
         t0 = perf_counter()
-        text = ev.value.strip()
-        ev.input.value = ""
+        text = value.strip()
         if not text or self._locked():
             return
         till = self.app.till

@@ -43,7 +43,15 @@ class CartView(ScrollView, can_focus=False):
     def show(self, rows: list[tuple[str, ...]], cursor: int) -> None:
         old, old_cursor = self.rows, self.cursor_row
         self.rows, self.cursor_row = rows, cursor
-        self.virtual_size = Size(sum(w + 2 for _, w in self.columns), len(rows) + 1)
+        size = Size(sum(w + 2 for _, w in self.columns), len(rows) + 1)
+        if (size.height > self.size.height) == (self.virtual_size.height > self.size.height):
+            # No scrollbar comes or goes: a new virtual size lays out nothing, and a layout would put the
+            # line in a later frame than the rest of the scan (the screen learns of it a message later).
+            self.set_reactive(CartView.virtual_size, size)
+            if self.show_vertical_scrollbar:
+                self.vertical_scrollbar.window_virtual_size = size.height
+        else:
+            self.virtual_size = size
         top = self.scroll_offset.y
         body = max(self.size.height - 1, 1)
         if cursor < top:

@@ -36,7 +36,7 @@ class StatusBar(Static):
 
     def on_mount(self) -> None:
         self.poll()
-        self.set_interval(1.0, self.paint)
+        self.set_interval(1.0, self.paint)  # repaints only when the text changes: the clock shows minutes
         self.set_interval(1.0, self.poll)
 
     @work(thread=True, exclusive=True, group="status", exit_on_error=False)
@@ -58,7 +58,7 @@ class StatusBar(Static):
         link, sync, alarm = self.describe(self.state)
         self.set_class(alarm, "-offline")
         text = (f"{link} · {sync} │ {self.state.get('store_id') or '?'} │ "
-                f"{self.terminal} {self.clerk} │ {self.clock().astimezone().strftime('%H:%M:%S')}")
+                f"{self.terminal} {self.clerk} │ {self.clock().astimezone().strftime('%H:%M')}")
         if text != self._painted:  # a poll that changed nothing repaints nothing
             self._painted = text
             self.update(text, layout=False)  # one line, always: laying the screen out again is a scan's frame
