@@ -65,7 +65,7 @@ class SaleScreen(Paying, Screen):
         self.focus_scan()
 
     def on_screen_suspend(self) -> None:
-        self.query_one(ScanField).let_paint()  # what a scan or a key opened paints at once, in one go
+        self.query_one(ScanField).let_paint(prompt=True)  # what a scan or a key opened paints at once, in one go
 
     # -- helpers --------------------------------------------------------------
 

@@ -48,7 +48,7 @@ class ScanField(Input):
             return
         if self._hold is None:
             self.app._begin_batch()  # what App.delay_update does, ended by the scan instead of by a timer
-            self._hold = self.set_timer(self.HOLD_S, self.let_paint)
+            self._hold = self.set_timer(self.HOLD_S, lambda: self.let_paint(prompt=True))
         if self.selection.is_empty and self.cursor_position == len(self.value):
             if not self._typed:
                 self.call_later(self.catch_up)  # after the keys already in this field's queue
@@ -70,15 +70,19 @@ class ScanField(Input):
     def _on_click(self, event: events.Click) -> None:
         self.catch_up()
 
-    def let_paint(self) -> None:
+    def let_paint(self, *, prompt: bool = False) -> None:
+        """End the hold. After an Enter the widgets' updates are on their way to the screen and wake it;
+        after the timer (a person typing) or a dialog opening nothing else may: `prompt` wakes it."""
         if self._hold is not None:
             self._hold.stop()
             self._hold = None
             self.app._end_batch()
-            self.app.screen.check_idle()  # the screen on top paints what was held (as App.delay_update does)
+            if prompt:
+                # Not after an Enter: woken now, the screen would paint before the line's update reached it.
+                self.app.screen.check_idle()
 
     def _on_unmount(self) -> None:
-        self.let_paint()
+        self.let_paint(prompt=True)
 
     def post_message(self, message: Message) -> bool:
         if isinstance(message, Input.Changed) and len(message.value) > 1:
