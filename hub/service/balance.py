@@ -7,10 +7,12 @@ with its reason. It runs in one hub process at a time, whichever holds the
 `balance` lease (hub/db/leasing.py); the run's row says which. A dry run takes
 no lease and writes nothing: it returns the moves a pass would make now.
 
-At a store's pull (`_balance_at_pull`), the spots the last pass watched (near
-a top-up) whose quota has fallen that far are planned on the spot, and their
-grants made before the pull reads the grants it returns: a store that syncs
-while low gets its top-up in that same pull. The pull also notes that the hub
+At a store's pull (`_low_at_pull`, `_top_up_at_pull`), the spots the last
+pass watched (near a top-up) whose quota has fallen that far are planned on
+the spot, and their grants made before the pull reads the grants it returns: a
+store that syncs while low gets its top-up in that same pull. The check is the
+first read of the pull's own snapshot; only a pull that tops up reads its
+page on a second one, after the grants are made. The pull also notes that the hub
 heard from the store (at most once in 10 minutes per process, and only if no other
 writer holds the database: a note is not worth a wait): the forecast's online
 hours.
@@ -159,8 +161,9 @@ class BalanceOps:
 
     # -- at a store's pull ----------------------------------------------------------------------
 
-    def _balance_at_pull(self, store_id: str) -> None:
-        """Note the contact; top up the watched spots that have fallen low. Never fails the pull."""
+    def _note_at_pull(self, store_id: str) -> datetime:
+        """Note the contact (at most once in CONTACT_EVERY per store and process); the pull's time.
+        Never fails the pull."""
         now = self.clock()
         noted = getattr(self, "_contacts_noted", None)
         if noted is None:
@@ -172,11 +175,21 @@ class BalanceOps:
                     self._note_store_contact(conn, store_id, stamp(now))
             except DBAPIError:
                 log.info("contact with %s not noted (the database was busy)", store_id)
+        return now
+
+    def _low_at_pull(self, conn: Connection, store_id: str) -> list[str] | None:
+        """The watched spots of the store that have fallen low, read on the pull's own snapshot (no
+        connection of its own); None if the read failed (the pull goes on, on a fresh snapshot)."""
         try:
-            with self.reads.connect() as conn:
-                low = [r[0] for r in driver_sql(conn, _WATCHED, (store_id, self.balance_settings.min_move))]
-            if low:
-                transact(self.engine, lambda conn: self._top_up(conn, store_id, low, now))
+            return [r[0] for r in driver_sql(conn, _WATCHED, (store_id, self.balance_settings.min_move))]
+        except DBAPIError:
+            log.info("top-up at %s's pull skipped", store_id, exc_info=True)
+            return None
+
+    def _top_up_at_pull(self, store_id: str, low: list[str], now: datetime) -> None:
+        """Top up the spots `_low_at_pull` found. Never fails the pull."""
+        try:
+            transact(self.engine, lambda conn: self._top_up(conn, store_id, low, now))
         except (rules.HubError, AmbiguousCommit, DBAPIError):
             log.info("top-up at %s's pull skipped", store_id, exc_info=True)
 

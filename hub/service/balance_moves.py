@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from hub import rules
 from hub.db import RowWriter, driver_sql, leasing, one_of, transact
 from hub.rules import Move
-from hub.service.balance_inputs import chunks, note_contact
+from hub.service.balance_inputs import chunks, note_contacts
 from hub.service.balance_pass import Planned
 from hub.service.common import _WRITE_POSITIONS, _feed_row, _write_feed
 
@@ -208,17 +208,23 @@ class Writer:
             # The sales folded in and each store's read position move together: sales are added to what
             # the hour holds, so entries must never be added twice.
             _SALES.write(conn, [(*k, u) for k, u in planned.folded.units.items() if u])
-            for store, at in planned.heard.items():
-                note_contact(conn, store, at)
+            note_contacts(conn, planned.heard)
             refreshed = set(planned.refreshed)
-            for store in set(planned.folded.seq) | refreshed:
-                seq = planned.folded.seq.get(store)
-                if driver_sql(conn, "UPDATE balance_stores SET seq = coalesce(?, seq), "
-                                    "refreshed_at = coalesce(?, refreshed_at) "
-                                    "WHERE store_id = ?", (seq, now if store in refreshed else None, store)).rowcount:
-                    continue
-                driver_sql(conn, "INSERT INTO balance_stores (store_id, seq, refreshed_at) VALUES (?, ?, ?)",
-                           (store, seq or 0, now if store in refreshed else ""))
+            # Each store read or refreshed: its row updated if it has one, else made (in bulk, not a
+            # statement or two a store).
+            read = sorted(set(planned.folded.seq) | refreshed)
+            known: set[str] = set()
+            for part in chunks(read):
+                any_store, params = one_of(conn, part)
+                known.update(driver_sql(conn, f"SELECT store_id FROM balance_stores WHERE store_id {any_store}",
+                                        params).scalars())
+            update = [(planned.folded.seq.get(s), now if s in refreshed else None, s) for s in read if s in known]
+            make = [(s, planned.folded.seq.get(s) or 0, now if s in refreshed else "") for s in read if s not in known]
+            if update:
+                driver_sql(conn, "UPDATE balance_stores SET seq = coalesce(?, seq), "
+                                 "refreshed_at = coalesce(?, refreshed_at) WHERE store_id = ?", update)
+            if make:
+                driver_sql(conn, "INSERT INTO balance_stores (store_id, seq, refreshed_at) VALUES (?, ?, ?)", make)
             driver_sql(conn, "DELETE FROM balance_sales WHERE hour < ?", (history_start,))
             driver_sql(conn, "DELETE FROM store_contacts WHERE until < ?", (history_start,))
             if planned.dirty:

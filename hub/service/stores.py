@@ -14,6 +14,7 @@ from hub.db import (
     transfers,
 )
 from hub.rules import Principal
+from hub.service.balance_inputs import fetch
 from hub.service.common import _canonical, _facts, _OpenReservations, _reservation, _WRITE_ENTRIES
 from sync import models as wire
 from sync.kinds import stamp
@@ -210,30 +211,44 @@ class StoreOps:
         """What the hub has for a store after `cursor`. Every store's runner calls this on an
         interval, so it is the hub's main read: plain statements (`_PULL_*`), no SQLAlchemy
         compiling, and catalog and locations only when the page needs them. A store running low on a
-        spot the balancer watches is topped up first, so its grant comes back in this pull."""
-        self._balance_at_pull(store_id)
+        spot the balancer watches is topped up first, so its grant comes back in this pull: the check
+        is the first read of the pull's snapshot, and only a pull that tops up (rare) reads its page on
+        a second snapshot, after the top-up's grants are made."""
+        now = self._note_at_pull(store_id)
         self._number_feed()
         with self.consistent_reads.connect() as conn:
-            loc = self._location(conn, store_id, "store")
-            gs = [wire.Grant(grant_id=r[0], grant_no=r[1], sku=r[2], qty=r[3])
-                  for r in driver_sql(conn, _PULL_GRANTS, (store_id,))]
-            incoming = [wire.TransferOrder(transfer_id=r[0], sku=r[1], qty=r[2], from_location=r[3],
-                                           to_location=store_id) for r in driver_sql(conn, _PULL_TRANSFERS, (store_id,))]
-            rs = [wire.ReleaseRequest(request_id=r[0], sku=r[1], qty=r[2])
-                  for r in driver_sql(conn, _PULL_RELEASES, (store_id,))]
-            orders = [wire.OrderToHandOver(order_id=r[0], sku=r[1], qty=r[2], how=r[3])
-                      for r in driver_sql(conn, _PULL_ORDERS, (store_id,))]
-            start, feed, new_cursor, more = self._feed_page(conn, cursor, limit)
-            latest: dict[tuple[str, str], Any] = {}
-            for r in feed:
-                if r.location != store_id and r.kind != "catalog":
-                    latest[(r.location, r.sku)] = r
-            chain = [wire.ChainStock(location=r.location, sku=r.sku, on_hand=r.on_hand, available=r.available,
-                                     as_of=r.at) for r in latest.values()]
-            catalog_skus = {r.sku for r in feed if r.kind == "catalog"}
-            catalog = self._catalog(conn, catalog_skus) if catalog_skus else []
-            locs = [wire.LocationInfo(id=r[0], name=r[1], kind=r[2])
-                    for r in driver_sql(conn, "SELECT id, name, kind FROM locations")] if start == 0 else []
+            low = self._low_at_pull(conn, store_id)
+            if low == []:  # nothing to top up: the page is read on this same snapshot
+                return self._pull_page(conn, store_id, cursor, limit)
+        if low:
+            self._top_up_at_pull(store_id, low, now)
+            self._number_feed()
+        with self.consistent_reads.connect() as conn:
+            return self._pull_page(conn, store_id, cursor, limit)
+
+    def _pull_page(self, conn: Connection, store_id: str, cursor: int, limit: int) -> wire.PullResponse:
+        """The pull's page, on the snapshot `conn` reads (begun by `_low_at_pull`'s statement, or by
+        `_location`'s): rows read by position come straight from the driver's cursor (`fetch`)."""
+        loc = self._location(conn, store_id, "store")
+        gs = [wire.Grant(grant_id=r[0], grant_no=r[1], sku=r[2], qty=r[3])
+              for r in fetch(conn, _PULL_GRANTS, (store_id,))]
+        incoming = [wire.TransferOrder(transfer_id=r[0], sku=r[1], qty=r[2], from_location=r[3],
+                                       to_location=store_id) for r in fetch(conn, _PULL_TRANSFERS, (store_id,))]
+        rs = [wire.ReleaseRequest(request_id=r[0], sku=r[1], qty=r[2])
+              for r in fetch(conn, _PULL_RELEASES, (store_id,))]
+        orders = [wire.OrderToHandOver(order_id=r[0], sku=r[1], qty=r[2], how=r[3])
+                  for r in fetch(conn, _PULL_ORDERS, (store_id,))]
+        start, feed, new_cursor, more = self._feed_page(conn, cursor, limit)
+        latest: dict[tuple[str, str], Any] = {}
+        for r in feed:
+            if r.location != store_id and r.kind != "catalog":
+                latest[(r.location, r.sku)] = r
+        chain = [wire.ChainStock(location=r.location, sku=r.sku, on_hand=r.on_hand, available=r.available,
+                                 as_of=r.at) for r in latest.values()]
+        catalog_skus = {r.sku for r in feed if r.kind == "catalog"}
+        catalog = self._catalog(conn, catalog_skus) if catalog_skus else []
+        locs = [wire.LocationInfo(id=r[0], name=r[1], kind=r[2])
+                for r in driver_sql(conn, "SELECT id, name, kind FROM locations")] if start == 0 else []
         return wire.PullResponse(cursor=new_cursor, next_seq=loc.next_seq, grants=gs, release_requests=rs,
                                  transfers=incoming, catalog=catalog, locations=locs, chain_stock=chain, more=more,
                                  orders_to_hand_over=orders)
