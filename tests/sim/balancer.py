@@ -16,13 +16,13 @@ pull's top-ups happen inside the stores' syncs, as in production.
 After a pass, beside the world's checker: every move it recorded as done is
 what the hub's records say (a grant of that store, SKU and quantity; a
 release request; a transfer proposal), and no move touched a spot that was
-pinned or switched off when the pass began. A dry run writes nothing.
+pinned or switched off when the pass began. A dry run writes nothing: no
+connection commits to the hub's file while it runs (`PRAGMA data_version`).
 """
 
 from __future__ import annotations
 
 import random
-import sqlite3
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -32,11 +32,9 @@ from tests.sim.check import Violation
 if TYPE_CHECKING:
     from tests.sim.world import World
 
-PASS = 0.08  # a step ends with a pass this often (about one every two hours of simulated time)
+PASS = 0.04  # a step ends with a pass this often (about one every three to four hours of simulated time)
 STEER = 0.03  # ... with ops changing a pin, a switch or a promo this often
 _SETTINGS = ("SELECT store_id, sku FROM balance_pins", "SELECT scope, key FROM balance_off")
-_WRITTEN = ("balance_runs", "balance_moves", "grants", "release_requests", "transfer_proposals", "balance_demand",
-            "balance_watch", "balance_stores", "leases")
 
 
 def step(w: World, i: int) -> None:
@@ -56,14 +54,16 @@ def rebalance(w: World, rng: random.Random) -> None:
     hub = rng.choice(w.hubs)
     how = rng.choices(("scheduled", "asked", "dry"), weights=(6, 2, 1))[0]
     before = _read(w, _SETTINGS)
-    seen = _read(w, [f"SELECT * FROM {t}" for t in _WRITTEN]) if how == "dry" else None
+    # `PRAGMA data_version` changes whenever another connection commits to the file: a dry pass
+    # that wrote anything at all (not only to the balancer's own tables) shows here.
+    seen = _data_version(w) if how == "dry" else None
     try:
         done = hub.rebalance(dry_run=how == "dry", scheduled=how == "scheduled")
     except (hub_rules.HubError, w.ambiguous) as err:  # busy, a pass running, a commit whose answer was lost
         w.stats[f"balance_failed:{type(err).__name__}"] += 1
         return
     if how == "dry":
-        if _read(w, [f"SELECT * FROM {t}" for t in _WRITTEN]) != seen:
+        if _data_version(w) != seen:
             raise Violation("hub: a dry balancer pass wrote to the database")
         return
     if not done["ran"]:
@@ -77,25 +77,24 @@ def rebalance(w: World, rng: random.Random) -> None:
 
 def check_run(w: World, run_id: str, settings: list[list[tuple]]) -> None:
     pinned, off = {tuple(r) for r in settings[0]}, {r[1] for r in settings[1]}
-    with sqlite3.connect(w.hub_path()) as c:
-        moves = c.execute("SELECT kind, store_id, sku, qty, source, outcome, ref FROM balance_moves WHERE run_id = ?",
-                          (run_id,)).fetchall()
-        for kind, store, sku, qty, source, outcome, ref in moves:
-            where = f"hub: balancer move {kind} {qty} {sku} at {store} ({outcome} {ref})"
-            if outcome == "skipped":
-                continue
-            if (store, sku) in pinned or store in off or sku in off:
-                raise Violation(f"{where} touched a spot pinned or switched off before the pass")
-            table, cols = {"granted": ("grants", "grant_id, store_id, sku, qty"),
-                           "asked": ("release_requests", "request_id, store_id, sku, qty"),
-                           "proposed": ("transfer_proposals", "proposal_id, to_location, sku, qty")}[outcome]
-            row = c.execute(f"SELECT {cols} FROM {table} WHERE {cols.split(',')[0]} = ?", (ref,)).fetchone()
-            if row is None or row[1:3] != (store, sku) or (outcome != "proposed" and row[3] != qty):
-                raise Violation(f"{where}: the hub's {table} say {row}")
-            if outcome == "proposed" and c.execute("SELECT from_location FROM transfer_proposals WHERE proposal_id = ?",
-                                                   (ref,)).fetchone()[0] != source:
-                raise Violation(f"{where}: proposed from another source")
-    c.close()
+    c = w.checker.hub()  # the checker's own connection (autocommit, read only)
+    moves = c.execute("SELECT kind, store_id, sku, qty, source, outcome, ref FROM balance_moves WHERE run_id = ?",
+                      (run_id,)).fetchall()
+    for kind, store, sku, qty, source, outcome, ref in moves:
+        where = f"hub: balancer move {kind} {qty} {sku} at {store} ({outcome} {ref})"
+        if outcome == "skipped":
+            continue
+        if (store, sku) in pinned or store in off or sku in off:
+            raise Violation(f"{where} touched a spot pinned or switched off before the pass")
+        table, cols = {"granted": ("grants", "grant_id, store_id, sku, qty"),
+                       "asked": ("release_requests", "request_id, store_id, sku, qty"),
+                       "proposed": ("transfer_proposals", "proposal_id, to_location, sku, qty")}[outcome]
+        row = c.execute(f"SELECT {cols} FROM {table} WHERE {cols.split(',')[0]} = ?", (ref,)).fetchone()
+        if row is None or row[1:3] != (store, sku) or (outcome != "proposed" and row[3] != qty):
+            raise Violation(f"{where}: the hub's {table} say {row}")
+        if outcome == "proposed" and c.execute("SELECT from_location FROM transfer_proposals WHERE proposal_id = ?",
+                                               (ref,)).fetchone()[0] != source:
+            raise Violation(f"{where}: proposed from another source")
 
 
 def steer(w: World, rng: random.Random) -> None:
@@ -126,7 +125,9 @@ def steer(w: World, rng: random.Random) -> None:
 
 
 def _read(w: World, queries: list[str] | tuple[str, ...]) -> list[list[tuple]]:
-    with sqlite3.connect(w.hub_path()) as c:
-        out = [sorted(c.execute(q).fetchall(), key=repr) for q in queries]
-    c.close()
-    return out
+    c = w.checker.hub()
+    return [sorted(c.execute(q).fetchall(), key=repr) for q in queries]
+
+
+def _data_version(w: World) -> int:
+    return w.checker.hub().execute("PRAGMA data_version").fetchone()[0]
