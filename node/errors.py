@@ -100,6 +100,13 @@ class BadReceipt(BadInput):
 class QuotaExceeded(StoreError):
     code = "quota_exceeded"
 
+    def __init__(self, message: str, *, sku: str | None = None, qty: int = 0) -> None:
+        super().__init__(message)
+        # A sale line refused for want of quota (strict policy): a walk-in turned away, which the node
+        # records apart from the ledger (node.refusals). None for a hold, release or transfer.
+        self.sku = sku
+        self.qty = qty
+
 
 class NotOnHand(StoreError):
     code = "not_on_hand"

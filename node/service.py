@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from node import opening, queries, rules
 from node.orders import Orders
+from node.refusals import Refusals
 from node.snapshots import Snapshots
 from node.bounds import MAX_TERMINAL, Limits, check_text
-from node.errors import BadInput, NotInitialised
+from node.errors import BadInput, NotInitialised, QuotaExceeded
 from node.opening import DEFAULT_QUOTA_SHARE, initialise_from_chain, opening_quota
 from node.queries import Resolved
 from node.rules import BACK, FLOOR, Balance, Kind, Plan, Policy, SaleLine, Tender
@@ -49,10 +50,10 @@ def _same_kind(op_id: str, done: str, asked: str) -> None:
         raise BadInput(f"Operation id {op_id} was already used for a {done}, not a {asked}.")
 
 
-class Node(queries.Reads, Orders, Snapshots):
+class Node(queries.Reads, Orders, Snapshots, Refusals):
     """A store's node file, used by one terminal and clerk; its reads come from `queries.Reads`,
     its web orders to hand over from `node.orders.Orders`, its end-of-day snapshots from
-    `node.snapshots.Snapshots`."""
+    `node.snapshots.Snapshots`, its record of walk-ins turned away from `node.refusals.Refusals`."""
 
     def __init__(self, path: str | Path, *, terminal: str = "T1", clerk: str = "clerk",
                  clock: Clock = utcnow) -> None:
@@ -201,7 +202,12 @@ class Node(queries.Reads, Orders, Snapshots):
                     "lines": [{"sku": ln.sku, "qty": ln.qty, "unit_price": ln.unit_price, "hold_id": ln.hold_id}
                               for ln in lines], **posted}
 
-        return self._run(op_id, Kind.SALE, work)
+        try:
+            return self._run(op_id, Kind.SALE, work)
+        except QuotaExceeded as err:
+            if err.sku is not None and policy is Policy.STRICT:
+                self.note_refusal(err.sku, err.qty, "sale")  # a walk-in turned away: never the ledger
+            raise
 
     def return_items(self, op_id: str, sku: str, qty: int, *, resellable: bool = True,
                      receipt: str | None = None, bin_: str = BACK) -> dict:

@@ -1,7 +1,8 @@
 """End-of-day snapshots: the store's figures per SKU at its close, signed off, kept until the hub has them.
 
 `Node.close_day` takes one (`backroom node close-day`, or the runner at the store's closing time, node
-meta `close_at`): on-hand by bin, quota and held units of every SKU, the last ledger sequence they
+meta `close_at`): on-hand by bin, quota and held units of every SKU (with the units and times walk-ins
+were turned away for want of quota that date, node.refusals), the last ledger sequence they
 are the balances after, the business date, and who signed it off (terminal and clerk). Figures and
 sequence are read in one write transaction, so no entry comes between them. One snapshot per date:
 asking again returns the first. `send_snapshots` gives the hub the ones it has not acknowledged, in
@@ -87,7 +88,7 @@ class Snapshots:
     def snapshots_to_send(self: Node) -> list[dict]:
         return sql.to_send(self.conn)
 
-    def snapshot_rows(self: Node, day: str) -> list[tuple[str, int, int, int, int]]:
+    def snapshot_rows(self: Node, day: str) -> list[tuple[str, int, int, int, int, int, int]]:
         return list(sql.rows(self.conn, day))
 
     def snapshot_settled(self: Node, day: str, status: str, answer: dict) -> None:

@@ -261,7 +261,9 @@ class StoreOpening(Wire):
 
 
 BusinessDate = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]  # YYYY-MM-DD, the store's local day
-SnapshotRow = tuple[Id, Count, Count, Count, Count]  # sku, floor, back, quota, held
+# sku, floor, back, quota, held; then the units and times walk-ins were turned away for want of quota that
+# business date (refused strict sales, none of them in the ledger). A row of five (a node from before) means 0, 0.
+SnapshotRow = tuple[Id, Count, Count, Count, Count] | tuple[Id, Count, Count, Count, Count, Count, Count]
 
 
 class Signature(Wire):

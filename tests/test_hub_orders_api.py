@@ -33,6 +33,7 @@ CHAIN = tiny_chain([A, B], [("S001", A.sku, "floor", 20), ("W01", A.sku, "back",
 
 class World:
     def __init__(self, url: str, tmp: Path) -> None:
+        self.url = url
         hub = Hub.open(url)
         hub.load_chain(CHAIN)
         self.tokens = {"S001": hub.issue_token("store", "S001"), "web": hub.issue_token("web"),
@@ -187,6 +188,16 @@ def test_an_order_at_risk_is_resourced_once(world: World) -> None:
     assert (s["reserved"], s["shortfall"]) == (0, 0)
     assert (wh["reserved"], wh["hub_share"]) == (1, 1)
     assert w.ok("ops", "GET", "/ops/at-risk") == []
+    # The hub keeps the re-sourcing: the nightly report counts it at the location the order left, once.
+    hub = Hub.open(w.url)
+    try:
+        day = hub.clock().date().isoformat()  # S001 keeps UTC's day
+        hub.make_report(day)
+        web = {x.location: x for x in hub.report(day)[0].web}
+        assert (web["S001"].resourced, web["S001"].reservations) == (1, 0)  # the order is W01's now
+        assert (web["W01"].resourced, web["W01"].reservations) == (0, 1)
+    finally:
+        hub.close()
     assert w.ok("web", "POST", f"/web/orders/{o}/ship")["status"] == "done"
     # nothing left anywhere: a second order put at risk has nowhere to go
     o2 = w.order(B.sku, 1, "W01")

@@ -30,7 +30,7 @@ def ledger_balances(node: Node, upto: int) -> dict[str, tuple[int, int, int]]:
 
 
 def snapshot_figures(rows: list[tuple[str, int, int, int, int]]) -> dict[str, tuple[int, int, int]]:
-    return {sku: (floor + back, quota, held) for sku, floor, back, quota, held in rows}
+    return {sku: (floor + back, quota, held) for sku, floor, back, quota, held, *_turned_away in rows}
 
 
 def busy_day(node: Node) -> None:

@@ -51,7 +51,9 @@ def test_hand_built_day_every_total(hub_backend_url: str, tmp_path: Path) -> Non
     assert wo == {("S001", "damaged"): (-1, -1000), ("S001", "count"): (-2, -1000), ("S002", "lost"): (-1, -500)}
     q = by_store(r.quota)
     assert (q["S001"].over_quota_sales, q["S002"].over_quota_sales, q["S002"].stranded) == (2, 2, 2)
-    assert q["S001"].refused_walk_ins is None and any("not counted" in n for n in r.notes)
+    # No store sent an end-of-day snapshot: walk-ins turned away are not known for any, and the page says so.
+    assert q["S001"].refused_walk_ins is None and r.kpis.refused_walk_ins is None
+    assert any("Not counted for S001, S002, S003" in n for n in r.notes)
     assert [(s.store_id, s.hours_out) for s in r.sold_out] == [("S001", 8.0)]
     kinds = {(e.store_id, e.kind) for e in r.exceptions}
     assert {("S001", "divergence"), ("S003", "sync_stall")} <= kinds

@@ -374,6 +374,18 @@ def test_past_quota_is_refused_under_strict(strict_store: Path, tmp_path: Path) 
 
     run(app, scenario)
     assert [e for e in ledger(strict_store, before) if e["kind"] == "sale"] == []
+    # Both refusals are walk-ins turned away for want of quota, noted apart from the ledger: the scan the till
+    # refused (through the writer thread) and the payment the node refused.
+    node = Node(strict_store)
+    try:
+        got = [(r[0], r[1], r[2]) for r in node.conn.execute(
+            "SELECT source, sku, qty FROM refused_sales ORDER BY id")]
+        assert got == [("till", low["sku"], 1), ("sale", low["sku"], q + 1)]
+        (day,) = node.conn.execute("SELECT DISTINCT business_date FROM refused_sales").fetchone()
+        assert node.refused_sales(day) == {low["sku"]: (q + 2, 2)}
+        assert node.last_seq() == before, "a refusal writes nothing to the ledger"
+    finally:
+        node.close()
 
 
 def test_past_quota_in_hand_asks_once_and_records_over_quota(store: Path, tmp_path: Path) -> None:

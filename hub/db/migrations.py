@@ -7,8 +7,8 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Engine, insert, inspect, select
 
 from hub.db.schema import (
-    BALANCER_TABLES, SNAPSHOT_TABLES, metadata, positions, release_requests, reports, reservations, schema_migrations,
-    store_entries, transfers,
+    BALANCER_TABLES, REPORT_EVENT_TABLES, SNAPSHOT_TABLES, metadata, positions, release_requests, reports,
+    reservations, schema_migrations, store_entries, transfers,
 )
 from hub.db.transactions import transact
 
@@ -85,9 +85,15 @@ def _m10_entries_by_sku(conn: Connection) -> None:
         next(i for i in store_entries.indexes if i.name == "store_entries_sku").create(conn)
 
 
+def _m11_refusals_and_resourcings(conn: Connection) -> None:
+    """For the nightly report: walk-ins each store turned away for want of quota (from its end-of-day snapshot)
+    and each order ops re-sourced (a fresh database has them from _m1)."""
+    metadata.create_all(conn, tables=[metadata.tables[t] for t in REPORT_EVENT_TABLES], checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _m1, _m2_transfers, _m3_feed_positions, _m4_wide_figures, _m5_longer_idempotency_keys, _m6_order_fulfilment,
-    _m7_balancer, _m8_reports, _m9_day_snapshots, _m10_entries_by_sku]
+    _m7_balancer, _m8_reports, _m9_day_snapshots, _m10_entries_by_sku, _m11_refusals_and_resourcings]
 
 
 def migrate(engine: Engine, now: str) -> int:

@@ -384,6 +384,28 @@ snapshot_differences = Table(  # each SKU whose snapshot figures differ from the
 
 SNAPSHOT_TABLES = ("day_snapshots", "snapshot_parts", "snapshot_rows", "snapshot_differences")
 
+snapshot_refusals = Table(  # walk-ins a store turned away for want of quota, per SKU, as its snapshot says; kept
+    "snapshot_refusals", metadata,
+    Column("store_id", String(32), primary_key=True),
+    Column("business_date", String(10), primary_key=True),
+    Column("sku", String(128), primary_key=True),
+    Column("units", BigInteger, nullable=False),
+    Column("times", BigInteger, nullable=False),
+)
+
+order_resourcings = Table(  # each at-risk order ops re-sourced (hub/service/orders.py), for the nightly report
+    "order_resourcings", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reservation_id", String(64), nullable=False),
+    Column("from_location", String(32), nullable=False),
+    Column("to_location", String(32), nullable=False),
+    Column("qty", Integer, nullable=False),
+    Column("at", String(40), nullable=False),
+    Index("order_resourcings_at", "from_location", "at"),
+)
+
+REPORT_EVENT_TABLES = ("snapshot_refusals", "order_resourcings")
+
 schema_migrations = Table(
     "schema_migrations", metadata,
     Column("version", Integer, primary_key=True),

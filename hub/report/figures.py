@@ -80,7 +80,8 @@ TILES = (("sales_units", "Sales, units", "units"), ("sales_revenue", "Sales, rev
          ("returns_units", "Returns, units", "units"), ("shrink_units", "Net shrink, units", "units"),
          ("shrink_value", "Net shrink, retail", "money"), ("shrink_pct", "Shrink, % of sales", "pct"),
          ("accuracy_pct", "Record accuracy", "pct"), ("over_quota_units", "Over-quota sales", "units"),
-         ("at_risk_orders", "At-risk orders", "count"), ("divergences", "Divergences", "count"))
+         ("at_risk_orders", "At-risk orders", "count"), ("divergences", "Divergences", "count"),
+         ("refused_walk_ins", "Walk-ins turned away", "units"))
 
 
 def tiles(now: Kpis, before: Kpis | None) -> list[Tile]:

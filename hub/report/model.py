@@ -90,6 +90,9 @@ class Kpis(Row):
     over_quota_units: int = 0  # units sold past quota
     at_risk_orders: int = 0  # web orders and reservations at risk, as the report was made
     divergences: int = 0  # divergences recorded in the day
+    # Units walk-ins were turned away for want of quota, over the stores whose end-of-day snapshot arrived
+    # (the notes name any missing); None when none arrived, or in a report made before they were counted.
+    refused_walk_ins: int | None = None
 
 
 class Tile(Row):
@@ -148,7 +151,10 @@ class Quota(Row):
     used: int  # units sold within quota
     stranded: int  # quota left at close on SKUs that sold nothing that day
     over_quota_sales: int
-    refused_walk_ins: int | None  # None: nodes do not record a refused strict sale
+    # Walk-ins turned away for want of quota (refused strict sales, scans the till refused for it), units and
+    # times, from the store's end-of-day snapshot; None while no whole snapshot of the day has arrived.
+    refused_walk_ins: int | None
+    refused_walk_in_times: int | None = None
 
 
 class Move(Row):
@@ -167,7 +173,7 @@ class Web(Row):
     orders: int  # of those, committed
     fulfilled: int  # of those, done by the time the report was made
     at_risk: int  # open ones at risk now
-    resourced: int | None  # None: the hub keeps no record of a re-sourcing
+    resourced: int | None  # orders ops re-sourced away from here in the day (None: a report made before it was kept)
 
 
 class SoldOut(Row):

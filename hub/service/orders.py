@@ -8,10 +8,11 @@ it did. A repeat under the same idempotency key answers as the first time.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, insert, update
 
 from hub import rules
 from hub.db import driver_sql, reservations, transact
+from hub.db.schema import order_resourcings
 from hub.rules import Position, Reservation
 from hub.service.common import _POSITION_COLS
 from sync.kinds import stamp
@@ -77,11 +78,15 @@ class OrderOps:
                 where = self._location(conn, location).id
             old, new = self._positions(conn, r.location, [r.sku]), self._positions(conn, where, [r.sku])
             before_old, before_new = self._snapshot(old), self._snapshot(new)
+            left = r.location
             rules.resource(old[r.sku], new[r.sku], r)
             now = stamp(self.clock())
             self._save(conn, before_old, old.values(), now)
             self._save(conn, before_new, new.values(), now)
             self._write_order(conn, r)
+            # Kept for the nightly report's web section (re-sourced, counted at the location the order left).
+            conn.execute(insert(order_resourcings).values(reservation_id=r.reservation_id, from_location=left,
+                                                          to_location=r.location, qty=r.qty, at=now))
             return order_view(r)
         return transact(self.engine, lambda conn: self._once(conn, key and f"resource:{key}", work,
                                                              (rid, location)))

@@ -21,8 +21,30 @@ from hub.service import snapshots
 NEGATIVE_ROWS_LISTED = 200  # negative book rows listed as exceptions (all are counted in the roll-forward)
 MOVES_LISTED = 500
 SNAPSHOT_DIFFERENCES_LISTED = 500  # snapshot differences listed as exceptions (completeness counts them all)
-WALK_INS_NOTE = ("Walk-ins turned away for want of quota (refused strict sales) are not counted: a node refuses "
-                 "such a sale without writing anything to its ledger, so the hub never hears of it.")
+WALK_INS_NOTE = ("Walk-ins turned away for want of quota (refused strict sales, and scans the till refused for "
+                 "it) write nothing to a store's ledger: each node keeps a record of them apart, and its end-of-day "
+                 "snapshot carries the units and times per SKU. They are counted from the snapshots received.")
+
+
+def walk_ins_note(missing: list[str]) -> str:
+    """The note on walk-ins turned away, naming the stores whose snapshot has not arrived (their count is empty)."""
+    if not missing:
+        return WALK_INS_NOTE
+    return (WALK_INS_NOTE + f" Not counted for {', '.join(missing)}: no whole end-of-day snapshot has arrived, so "
+            "that figure is empty and the total is partial until it does.")
+
+
+def refused_walk_ins(snaps: dict[str, Any], refused: dict[str, tuple[int, int]], store_ids: list[str]
+                     ) -> dict[str, tuple[int, int] | None]:
+    """Each store's (units, times) turned away for want of quota; None for a store with no whole snapshot."""
+    return {sid: (refused.get(sid, (0, 0)) if sid in snaps and snaps[sid].status in ("waiting", "compared")
+                  else None) for sid in store_ids}
+
+
+def chain_refused(per: dict[str, tuple[int, int] | None]) -> int | None:
+    """Units turned away over the stores whose snapshot arrived; None when none has."""
+    known = [v[0] for v in per.values() if v is not None]
+    return sum(known) if known else None
 
 
 def stores_of(conn: Connection, store: str | None) -> list[Any]:
@@ -59,6 +81,10 @@ def build(conn: Connection, day: date, store: str | None, *, now: str, tolerance
               SUM(CASE WHEN r.status = 'done' THEN 1 ELSE 0 END)
             FROM reservations r JOIN report_days d ON d.store_id = r.location
             WHERE r.created_at >= d.lo AND r.created_at < d.hi GROUP BY r.location ORDER BY r.location""").all()
+        resourced = dict(driver_sql(conn, """
+            SELECT o.from_location, COUNT(*) FROM order_resourcings o
+            JOIN report_days d ON d.store_id = o.from_location
+            WHERE o.at >= d.lo AND o.at < d.hi GROUP BY o.from_location""").all())
         moves = driver_sql(conn, """
             SELECT m.store_id, m.sku, m.kind, m.qty, m.outcome, m.reason, m.at FROM balance_moves m
             JOIN report_days d ON d.store_id = m.store_id WHERE m.at >= d.lo AND m.at < d.hi
@@ -71,9 +97,12 @@ def build(conn: Connection, day: date, store: str | None, *, now: str, tolerance
     incidents = q.incidents(conn, [(sid, plo, hi) for sid, plo, _, hi in both])  # both days, one read
     incidents_before = [i for i in incidents if i.at < bounds[i.store_id][0]]
     incidents = [i for i in incidents if i.at >= bounds[i.store_id][0]]
-    snaps = snapshots.states(conn, day.isoformat(), [s.id for s in stores])
-    snap_differences = snapshots.differences(conn, day.isoformat(), [s.id for s in stores],
-                                             SNAPSHOT_DIFFERENCES_LISTED)
+    ids = [s.id for s in stores]
+    snaps = snapshots.states(conn, day.isoformat(), ids)
+    refused = refused_walk_ins(snaps, snapshots.refused(conn, day.isoformat(), ids), ids)
+    refused_before = refused_walk_ins(snapshots.states(conn, before_day, ids),
+                                      snapshots.refused(conn, before_day, ids), ids) if need_before else {}
+    snap_differences = snapshots.differences(conn, day.isoformat(), ids, SNAPSHOT_DIFFERENCES_LISTED)
 
     completeness, partial_stores = [], set()
     for s in stores:
@@ -96,12 +125,14 @@ def build(conn: Connection, day: date, store: str | None, *, now: str, tolerance
     n_div = sum(1 for i in incidents if i.kind == "divergence")
     kp = figures.kpis(per.values(), at_risk_orders=sum(at_risk.get(s.id, 0) for s in stores)
                       + (0 if store else sum(v for k, v in at_risk.items() if k not in per)), divergences=n_div)
+    kp.refused_walk_ins = chain_refused(refused)
     if not need_before:
         previous = Kpis.model_validate(kept[before_day]["kpis"])
     else:
         # At-risk orders are known as of now only: a past day's count is not kept, so it shows as 0.
         previous = figures.kpis([sums_before.get(s.id, {}) for s in stores], at_risk_orders=0, divergences=sum(
             1 for i in incidents_before if i.kind == "divergence"))
+        previous.refused_walk_ins = chain_refused(refused_before)
 
     sold_out = []
     for (sid, sku), rows in _group(walks).items():
@@ -130,14 +161,15 @@ def build(conn: Connection, day: date, store: str | None, *, now: str, tolerance
     trend.append(TrendPoint(business_date=day.isoformat(), sales_units=kp.sales_units, shrink_units=kp.shrink_units,
                             over_quota_units=kp.over_quota_units))
 
-    notes = [WALK_INS_NOTE,
+    notes = [walk_ins_note([sid for sid, v in refused.items() if v is None]),
              "Sequence gaps: the hub refuses a push with a gap, so its copy of each ledger has none; a store whose "
              "entries have not all arrived shows as partial and as a sync stall.",
              "End-of-day snapshots: each store's node takes one at its close (or by `backroom node close-day`); "
              "the hub compares its on hand, quota and held units per SKU with its copy of the store's ledger up to "
              "the snapshot's sequence, and lists each difference (snapshot less ledger) as an exception with the "
              "SKU's last entries up to there.",
-             "Re-sourced web orders are not recorded by the hub: that count is empty.",
+             "Re-sourced web orders: those ops moved away from a location in its business day, counted at the "
+             "location they left.",
              f"Record accuracy: a counted SKU is accurate when its net count change is within {tolerance} units.",
              "Web figures: reservations made in each location's business day (a warehouse's in the chain's zone)."]
     if not moves:
@@ -161,13 +193,24 @@ def build(conn: Connection, day: date, store: str | None, *, now: str, tolerance
                      expired=v["holds_expired"], released=v["holds_released"]) for sid, v in per.items()],
         quota=[Quota(store_id=sid, granted=v["granted"], released=v["released"],
                      used=v["sold_units"] - v["over_quota_sold"], stranded=v["stranded"],
-                     over_quota_sales=v["over_quota_sold"], refused_walk_ins=None) for sid, v in per.items()],
+                     over_quota_sales=v["over_quota_sold"], refused_walk_ins=refused[sid] and refused[sid][0],
+                     refused_walk_in_times=refused[sid] and refused[sid][1]) for sid, v in per.items()],
         moves=[Move(store_id=m[0], sku=m[1], kind=m[2], qty=m[3], outcome=m[4], reason=m[5], at=m[6]) for m in moves],
         moves_note=(f"{len(moves)} balancer moves in the day" + (" (the first shown)" if len(moves) >= MOVES_LISTED
                                                                else "")) if moves else "No balancer moves in the day.",
-        web=[Web(location=w[0], reservations=w[1], orders=w[2] or 0, fulfilled=w[3] or 0,
-                 at_risk=at_risk.get(w[0], 0), resourced=None) for w in web],
+        web=_web(web, at_risk, resourced),
         sold_out=sold_out, exceptions=exceptions, trend=trend, notes=notes)
+
+
+def _web(rows: list[Any], at_risk: dict[str, int], resourced: dict[str, int]) -> list[Web]:
+    """A row per location with reservations made or orders re-sourced away in its day."""
+    out = {w[0]: Web(location=w[0], reservations=w[1], orders=w[2] or 0, fulfilled=w[3] or 0,
+                     at_risk=at_risk.get(w[0], 0), resourced=resourced.get(w[0], 0)) for w in rows}
+    for loc, n in resourced.items():
+        if loc not in out:
+            out[loc] = Web(location=loc, reservations=0, orders=0, fulfilled=0, at_risk=at_risk.get(loc, 0),
+                           resourced=n)
+    return [out[k] for k in sorted(out)]
 
 
 def _write_offs(per: dict[str, dict[str, int]]) -> list[WriteOff]:

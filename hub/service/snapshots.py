@@ -31,6 +31,8 @@ ENTRIES_EACH = 5
 _WRITE_ROWS = RowWriter("snapshot_rows", [("store_id", "varchar"), ("business_date", "varchar"), ("sku", "varchar"),
                                           ("floor", "bigint"), ("back", "bigint"), ("quota", "bigint"),
                                           ("held", "bigint")])
+_WRITE_REFUSALS = RowWriter("snapshot_refusals", [("store_id", "varchar"), ("business_date", "varchar"),
+                                                   ("sku", "varchar"), ("units", "bigint"), ("times", "bigint")])
 _WRITE_DIFFERENCES = RowWriter("snapshot_differences", [
     ("store_id", "varchar"), ("business_date", "varchar"), ("sku", "varchar"), ("fields", "varchar"),
     ("floor", "bigint"), ("back", "bigint"), ("quota", "bigint"), ("held", "bigint"), ("ledger_on_hand", "bigint"),
@@ -47,6 +49,17 @@ _SNAPSHOT = ("SELECT store_id, business_date, last_seq, taken_at, terminal, cler
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, separators=(",", ":")).encode()).hexdigest()
+
+
+def refused_of(row: tuple) -> tuple[int, int]:
+    """(units, times) walk-ins were turned away for want of quota in a snapshot row; (0, 0) in a row of five
+    (a node from before they were counted)."""
+    return (int(row[5]), int(row[6])) if len(row) > 5 else (0, 0)
+
+
+def _row_key(row: tuple) -> list:
+    """A row as a part's hash takes it: a row turning nobody away hashes as the row of five it was before."""
+    return list(row) if refused_of(row) != (0, 0) else list(row[:5])
 
 
 def _receipt(s: Any) -> wire.SnapshotReceipt:
@@ -68,7 +81,7 @@ class SnapshotOps:
         """Take one part of a store's snapshot (only the store itself sends its own); where it stands now."""
         header = _digest([part.last_seq, part.taken_at, part.signed_by.terminal, part.signed_by.clerk,
                           part.row_count, part.parts])
-        rows_hash = _digest([list(r) for r in part.rows])
+        rows_hash = _digest([_row_key(r) for r in part.rows])
         now = stamp(self.clock())
         key = (store_id, day)
 
@@ -105,7 +118,10 @@ class SnapshotOps:
                                          f"sku {any_sku} LIMIT 1", (*key, *params)).scalar()
                 if twice is not None:
                     raise rules.Conflict(f"SKU {twice} is in two parts of store {store_id}'s snapshot for {day}.")
-                _WRITE_ROWS.write(conn, [(*key, *r) for r in part.rows])
+                _WRITE_ROWS.write(conn, [(*key, *r[:5]) for r in part.rows])
+                refused = [(*key, r[0], *refused_of(r)) for r in part.rows if refused_of(r)[0]]
+                if refused:  # kept past the comparison: the nightly report counts them
+                    _WRITE_REFUSALS.write(conn, refused)
             driver_sql(conn, "INSERT INTO snapshot_parts (store_id, business_date, part, hash, at) VALUES (?, ?, ?, ?, ?)",
                        (*key, part.part, rows_hash, now))
             driver_sql(conn, "UPDATE day_snapshots SET parts_in = parts_in + 1, status = CASE WHEN parts_in + 1 = parts "
@@ -194,6 +210,17 @@ def differences(conn: Connection, day: str, store_ids: list[str], limit: int) ->
                             "FROM snapshot_differences d JOIN day_snapshots s ON s.store_id = d.store_id AND "
                             f"s.business_date = d.business_date WHERE d.business_date = ? AND d.store_id {any_store} "
                             "ORDER BY d.store_id, d.sku LIMIT ?", (day, *params, limit)).all()
+
+
+def refused(conn: Connection, day: str, store_ids: list[str]) -> dict[str, tuple[int, int]]:
+    """Each store's walk-ins turned away for want of quota on `day` (units, times), as its snapshot carried them
+    (a store whose snapshot holds none has no entry)."""
+    if not store_ids:
+        return {}
+    any_store, params = one_of(conn, store_ids)
+    return {r[0]: (int(r[1]), int(r[2])) for r in driver_sql(
+        conn, "SELECT store_id, SUM(units), SUM(times) FROM snapshot_refusals WHERE business_date = ? AND "
+              f"store_id {any_store} GROUP BY store_id", (day, *params)).all()}
 
 
 def completeness(s: Any | None) -> dict:

@@ -101,8 +101,10 @@ def sell(
             plan.closed_holds.append((hold.hold_id, Kind.HOLD_CONVERTED))
             continue
         check = till_check(b, ln.qty, policy)
+        if check.refusal and check.refusal_is_quota:
+            raise QuotaExceeded(check.refusal, sku=ln.sku, qty=ln.qty)
         if check.refusal:
-            raise (QuotaExceeded if check.refusal_is_quota else NotOnHand)(check.refusal)
+            raise NotOnHand(check.refusal)
         if check.found:
             if check.confirm_found and not confirm_found:
                 raise ConfirmFound(check.found_message(ln.sku))

@@ -255,3 +255,27 @@ def m007_day_snapshots(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m008_refused_sales(db: Database) -> None:
+    # Walk-ins turned away for want of quota (a strict store's sale refused, or the till refusing a scan):
+    # a local record only, never the ledger, which the refusal leaves untouched. The end-of-day snapshot
+    # carries each SKU's units and times turned away that business date.
+    db.executescript(
+        """
+        CREATE TABLE refused_sales (
+            id INTEGER PRIMARY KEY,
+            business_date TEXT NOT NULL,
+            sku TEXT NOT NULL,
+            qty INTEGER NOT NULL CHECK (qty > 0),
+            at TEXT NOT NULL,
+            terminal TEXT NOT NULL,
+            clerk TEXT NOT NULL,
+            source TEXT NOT NULL
+        );
+        CREATE INDEX refused_sales_day ON refused_sales (business_date, sku);
+        ALTER TABLE day_snapshot_rows ADD COLUMN refused_units INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE day_snapshot_rows ADD COLUMN refused_times INTEGER NOT NULL DEFAULT 0;
+        """
+    )

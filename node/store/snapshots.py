@@ -30,6 +30,10 @@ def take(c: sqlite3.Connection, day: str, last_seq: int, taken_at: str, terminal
               (day, last_seq, taken_at, terminal, clerk))
     c.execute("INSERT INTO day_snapshot_rows (business_date, sku, floor, back, quota, held) "
               "SELECT ?, sku, floor, back, quota, held FROM stock ORDER BY sku", (day,))
+    # Walk-ins turned away for want of quota that business date (node.refusals), per SKU.
+    c.execute("UPDATE day_snapshot_rows SET refused_units = r.units, refused_times = r.times FROM (SELECT sku, "
+              "SUM(qty) AS units, COUNT(*) AS times FROM refused_sales WHERE business_date = ? GROUP BY sku) r "
+              "WHERE day_snapshot_rows.business_date = ? AND day_snapshot_rows.sku = r.sku", (day, day))
     c.execute("UPDATE day_snapshots SET row_count = (SELECT count(*) FROM day_snapshot_rows WHERE business_date = ?) "
               "WHERE business_date = ?", (day, day))
 
@@ -40,11 +44,11 @@ def to_send(c: sqlite3.Connection) -> list[dict]:
         f"SELECT {HEADER} FROM day_snapshots WHERE status = 'to_send' ORDER BY business_date")]
 
 
-def rows(c: sqlite3.Connection, day: str) -> Iterator[tuple[str, int, int, int, int]]:
-    """(sku, floor, back, quota, held) by SKU."""
-    for r in c.execute("SELECT sku, floor, back, quota, held FROM day_snapshot_rows WHERE business_date = ? "
-                       "ORDER BY sku", (day,)):
-        yield (r[0], r[1], r[2], r[3], r[4])
+def rows(c: sqlite3.Connection, day: str) -> Iterator[tuple[str, int, int, int, int, int, int]]:
+    """(sku, floor, back, quota, held, units and times turned away for want of quota) by SKU."""
+    for r in c.execute("SELECT sku, floor, back, quota, held, refused_units, refused_times FROM day_snapshot_rows "
+                       "WHERE business_date = ? ORDER BY sku", (day,)):
+        yield (r[0], r[1], r[2], r[3], r[4], r[5], r[6])
 
 
 def settle(c: sqlite3.Connection, day: str, status: str, at: str, answer: str) -> None:

@@ -2,9 +2,10 @@
 
 A scan only reads (through `app.till`, a connection of the UI thread's own),
 so it never waits on the node file's write lock. Everything that writes
-(paying, parking, recalling, keeping the open sale safe) goes through the
-app's writer thread; while a sale is being written the cart is locked and
-says so, and the rest of the screen keeps working.
+(paying, parking, recalling, keeping the open sale safe, noting a walk-in
+turned away for want of quota) goes through the app's writer thread; while
+a sale is being written the cart is locked and says so, and the rest of the
+screen keeps working.
 """
 
 from __future__ import annotations
@@ -131,6 +132,9 @@ class SaleScreen(Paying, Screen):
         check = till_check(balance, in_cart + qty, till.policy)  # the rule the sale is written by
         if check.refusal:
             self.say(f"{item.name}: {check.refusal}", error=True)
+            if check.refusal_is_quota:  # a walk-in turned away for want of quota: noted apart, never the ledger
+                self.app.writer.submit(lambda node, sku, n: node.record_refusal(sku, n, "till"), item.sku, qty,
+                                       failed=lambda err: None)
             return
         add = lambda when: self._add(item.sku, item.name, qty, item.unit_price, balance.quota, when)  # noqa: E731
         questions = []
