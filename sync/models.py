@@ -1,151 +1,53 @@
 """The wire between stores and the hub, versioned. Both sides import it; it imports neither.
 
-Ints are strict on purpose: a ledger is money and units, and `"12"` or
-`true` arriving as a quantity is a bug upstream, not something to guess at.
-A whole JSON number written with a point (`12.0`) is an integer to JSON
-Schema, so it is taken as one; `12.5` is refused.
+Every wire name is importable from here. The building blocks (bounded
+numbers and ids, the `Wire` base) are in `sync.fields`; a store's ledger on
+the wire (entries, pushes, the hub's copy) in `sync.ledger`. This module
+holds the rest: refusals, what a pull brings, a store's opening and the
+end-of-day snapshot.
 """
 
 from __future__ import annotations
 
-import hashlib
-from typing import Annotated, Any, Literal
-
 from datetime import date
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import Field, StringConstraints
 
-from sync.kinds import Kind, Policy
+from sync.fields import (  # noqa: F401 - re-exported: every wire name is importable from sync.models
+    MAX_AMOUNT,
+    MAX_SEQ,
+    MAX_UNITS,
+    WIRE_VERSION,
+    Amount,
+    Count,
+    Country,
+    Cursor,
+    Delta,
+    Id,
+    Int,
+    Seq,
+    Stamp,
+    Units,
+    Wire,
+    bounded,
+)
+from sync.kinds import Policy
+from sync.ledger import (  # noqa: F401 - re-exported
+    MAX_BATCH,
+    EntryKind,
+    LedgerEntry,
+    LedgerTail,
+    PushBatch,
+    PushResult,
+)
 
-WIRE_VERSION = 1
-MAX_BATCH = 1000  # entries per push; a day offline drains in several batches
 MAX_ORDERS = 1000  # web orders to hand over in one pull; more wait for the next, once these are handed over
-
-# Bounds on every number, so what a store sends fits the hub's columns (a barcode typed into a
-# quantity field is refused here, not overflowed there): units within a billion either way,
-# money (minor units) within 10**15, sequences and cursors within 10**18.
-MAX_UNITS = 1_000_000_000
-MAX_AMOUNT = 10**15
-MAX_SEQ = 10**18  # within a signed 64-bit integer, and exact as a JSON number (a double)
 # An end-of-day snapshot holds a row per SKU, at most MAX_SNAPSHOT_ROWS, sent in parts of SNAPSHOT_PART_ROWS
 # (a part of the longest SKUs and largest figures stays under the hub's 2 MB body limit).
 MAX_SNAPSHOT_ROWS = 200_000
 SNAPSHOT_PART_ROWS = 10_000
 MAX_SNAPSHOT_PARTS = MAX_SNAPSHOT_ROWS // SNAPSHOT_PART_ROWS
-
-
-
-def _whole(value: Any) -> Any:
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-Int = Annotated[StrictInt, BeforeValidator(_whole)]  # an integer, however JSON spells it; never "12" or true
-
-
-def bounded(lo: int, hi: int) -> Any:
-    """An `Int` from `lo` to `hi` (the bounds go before the conversion, so the schema states them)."""
-    return Annotated[StrictInt, Field(ge=lo, le=hi), BeforeValidator(_whole)]
-
-
-Id = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=False)]
-Stamp = Annotated[str, StringConstraints(min_length=1, max_length=40)]  # ISO-8601 UTC
-Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]  # ISO 3166-1 alpha-2
-Count = bounded(0, MAX_UNITS)
-Delta = bounded(-MAX_UNITS, MAX_UNITS)
-Amount = bounded(-MAX_AMOUNT, MAX_AMOUNT)
-Seq = bounded(1, MAX_SEQ)
-Cursor = bounded(0, MAX_SEQ)
-Units = bounded(1, MAX_UNITS)  # a quantity that must be at least one unit
-
-EntryKind = Kind  # the wire's name for it, kept for callers
-
-
-class Wire(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LedgerEntry(Wire):
-    """One entry of a store's ledger, exactly as the store wrote it."""
-
-    seq: Seq
-    store_id: Id
-    op_id: Id
-    kind: EntryKind
-    sku: Id
-    qty: Count
-    floor_delta: Delta
-    back_delta: Delta
-    quota_delta: Delta
-    held_delta: Delta
-    over_quota: Count
-    ref: Id | None = None
-    amount: Amount
-    on_hand_after: Delta
-    quota_after: Count
-    held_after: Count
-    terminal: Id
-    clerk: Id
-    at: Stamp  # as written by the store
-    detail: dict[str, Any] = Field(default_factory=dict)
-
-    @property
-    def on_hand_delta(self) -> int:
-        return self.floor_delta + self.back_delta
-
-    def canonical_json(self) -> str:
-        """The entry as JSON that is the same for the same content.
-
-        Fields serialise in declaration order; only `detail`, a free-form
-        dict, needs its keys sorted, and a node already sends it sorted, so
-        the common case costs one serialisation.
-        """
-        if _is_sorted(self.detail):
-            return self.model_dump_json()
-        return self.model_copy(update={"detail": _sorted(self.detail)}).model_dump_json()
-
-    def content_hash(self) -> str:
-        """What makes two entries under one sequence the same entry."""
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
-
-
-def _is_sorted(value: Any) -> bool:
-    # A plain loop, and scalars not recursed into: a node's detail is a flat dict of
-    # scalars, and the hub runs this for every entry it takes in.
-    if isinstance(value, dict):
-        keys = list(value)
-        if keys != sorted(keys):
-            return False
-        values: Any = value.values()
-    elif isinstance(value, list):
-        values = value
-    else:
-        return True
-    for v in values:
-        if isinstance(v, (dict, list)) and not _is_sorted(v):
-            return False
-    return True
-
-
-def _sorted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(v) for v in value]
-    return value
-
-
-class PushBatch(Wire):
-    version: Literal[1] = WIRE_VERSION
-    store_id: Id
-    entries: Annotated[list[LedgerEntry], Field(min_length=1, max_length=MAX_BATCH)]
-
-
-class PushResult(Wire):
-    """The hub's answer to a push: how much it took and where the store should continue."""
-
-    accepted: Count  # new entries applied
-    duplicates: Count  # entries it already had, unchanged
-    next_seq: Seq  # the sequence the hub expects next
 
 
 class Refusal(Wire):
@@ -236,13 +138,6 @@ class PullResponse(Wire):
     # or moved, and must not be handed over.
     orders_to_hand_over: Annotated[list[OrderToHandOver], Field(max_length=MAX_ORDERS)] = []
 
-
-class LedgerTail(Wire):
-    """The hub's copy of a store's own ledger after a sequence: how a restored node gets back what it lost."""
-
-    entries: list[LedgerEntry]
-    next_seq: Seq  # the sequence the hub expects next
-    more: bool = False
 
 
 class StoreOpening(Wire):
