@@ -183,3 +183,25 @@ def initialise_from_chain(node: Node, chain: Any, store_id: str, *, policy: Poli
     node.initialise(store_id=store_id, name=location.name, policy=policy,
                     items=(asdict(it) for it in chain.catalog), stock=stock,
                     locations=[(loc.id, loc.name, loc.kind) for loc in chain.locations])
+
+
+class Setup:
+    """`Node`'s setting up and restoring: each a function above, and the node's cached settings read afresh."""
+
+    def initialise(self: Node, *, store_id: str, name: str, policy: Policy, items: Iterable[Mapping[str, Any]],
+                   stock: Iterable[tuple[str, str, int, int]], locations: Iterable[tuple[str, str, str]] = ()) -> None:
+        """Load a store from fixtures or the hub's opening (see `initialise` above)."""
+        initialise(self, store_id=store_id, name=name, policy=policy, items=items, stock=stock, locations=locations)
+        self._meta_cache = None
+
+    def restore(self: Node, opening_: StoreOpening) -> None:
+        """A replaced machine: the hub's copy of this store's ledger, replayed (see `restore` above)."""
+        restore(self, opening_)
+        self._meta_cache = None
+
+    def restore_tail(self: Node, entries: list[LedgerEntry]) -> int:
+        """Append the hub's copy of the entries an old copy of this file lacks; how many."""
+        n = restore_tail(self, entries)
+        if n:
+            self._meta_cache = None
+        return n

@@ -7,21 +7,21 @@ the first result and writes nothing. The CLI, the TUI and the sync runner
 call this layer and nothing below it.
 
 The SQL is in `node.store`; reads are `node.queries`, setting a file up and
-restoring it `node.opening`: `Node` offers them as methods too.
+restoring it `node.opening`, what pulls bring and parked sales `node.pulls`: `Node` offers them as
+methods too.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from node import opening, queries, rules
 from node.orders import Orders
+from node.pulls import Parked, Pulls
 from node.refusals import Refusals
 from node.snapshots import Snapshots
 from node.bounds import MAX_TERMINAL, Limits, check_text
@@ -33,9 +33,6 @@ from node.store import immediate, open_node_file
 from node.store import ledger as sql
 from node.store import pulled
 from sync.kinds import stamp, utcnow
-
-if TYPE_CHECKING:  # the wire's pydantic models cost a CLI call 150 ms to import
-    from sync.models import Grant, LedgerEntry, PullResponse, StoreOpening
 
 __all__ = ["DEFAULT_QUOTA_SHARE", "Clock", "Node", "Resolved", "initialise_from_chain", "opening_quota"]
 
@@ -50,10 +47,11 @@ def _same_kind(op_id: str, done: str, asked: str) -> None:
         raise BadInput(f"Operation id {op_id} was already used for a {done}, not a {asked}.")
 
 
-class Node(queries.Reads, Orders, Snapshots, Refusals):
+class Node(queries.Reads, opening.Setup, Orders, Snapshots, Refusals, Pulls, Parked):
     """A store's node file, used by one terminal and clerk; its reads come from `queries.Reads`,
     its web orders to hand over from `node.orders.Orders`, its end-of-day snapshots from
-    `node.snapshots.Snapshots`, its record of walk-ins turned away from `node.refusals.Refusals`."""
+    `node.snapshots.Snapshots`, its record of walk-ins turned away from `node.refusals.Refusals`,
+    what pulls bring and its parked sales from `node.pulls`, setting up and restoring from `node.opening.Setup`."""
 
     def __init__(self, path: str | Path, *, terminal: str = "T1", clerk: str = "clerk",
                  clock: Clock = utcnow) -> None:
@@ -105,27 +103,6 @@ class Node(queries.Reads, Orders, Snapshots, Refusals):
     def limits(self) -> Limits:
         """The store's bounds on a line's units and a counted figure (meta `max_line_qty`, `max_counted`)."""
         return Limits.from_meta(self._identity())
-
-    # -- setting up (node.opening) -------------------------------------------
-
-    def initialise(self, *, store_id: str, name: str, policy: Policy, items: Iterable[Mapping[str, Any]],
-                   stock: Iterable[tuple[str, str, int, int]], locations: Iterable[tuple[str, str, str]] = ()) -> None:
-        """Load a store from fixtures or the hub's opening (see `node.opening.initialise`)."""
-        opening.initialise(self, store_id=store_id, name=name, policy=policy, items=items, stock=stock,
-                           locations=locations)
-        self._meta_cache = None
-
-    def restore(self, opening_: StoreOpening) -> None:
-        """A replaced machine: the hub's copy of this store's ledger, replayed (see `node.opening.restore`)."""
-        opening.restore(self, opening_)
-        self._meta_cache = None
-
-    def restore_tail(self, entries: list[LedgerEntry]) -> int:
-        """Append the hub's copy of the entries an old copy of this file lacks; how many."""
-        n = opening.restore_tail(self, entries)
-        if n:
-            self._meta_cache = None
-        return n
 
     # -- the write path ------------------------------------------------------
 
@@ -206,7 +183,8 @@ class Node(queries.Reads, Orders, Snapshots, Refusals):
             return self._run(op_id, Kind.SALE, work)
         except QuotaExceeded as err:
             if err.sku is not None and policy is Policy.STRICT:
-                self.note_refusal(err.sku, err.qty, "sale")  # a walk-in turned away: never the ledger
+                # a walk-in turned away: never the ledger; under the sale's op id, so a retry counts once
+                self.note_refusal(err.sku, err.qty, "sale", op_id=op_id)
             raise
 
     def return_items(self, op_id: str, sku: str, qty: int, *, resellable: bool = True,
@@ -307,65 +285,3 @@ class Node(queries.Reads, Orders, Snapshots, Refusals):
     def release_quota(self, op_id: str, sku: str, qty: int, *, request_id: str | None = None) -> dict:
         return self._simple(op_id, Kind.QUOTA_RELEASED, lambda c, now, b: rules.release_quota(
             b, op_id, sku, qty, request_id=request_id), [sku])
-
-    # -- what pulls bring ----------------------------------------------------
-
-    def pulled_grant(self, grant_id: str) -> rules.PulledGrant | None:
-        return pulled.pulled_grant(self.conn, grant_id)
-
-    def note_grants(self, grants: Iterable[Grant]) -> list[rules.PulledGrant]:
-        """Keep grants as a pull brought them; the ones to apply now (new, or pulled before and not applied).
-
-        A grant id seen before with other content is not a repeat (a hub restored
-        from an old copy can reissue an id): it is recorded as a problem for ops,
-        not applied and not dropped in silence.
-        """
-        with immediate(self.conn) as c:
-            for g in grants:
-                got = rules.PulledGrant(g.grant_id, g.sku, g.qty)
-                known = pulled.pulled_grant(c, g.grant_id)
-                news = rules.grant_news(known, got)
-                if news == "new":
-                    pulled.keep_grant(c, got)
-                elif news == "conflict":
-                    pulled.note_problem(
-                        c, "grant_conflict", g.grant_id,
-                        f"The hub sent grant {g.grant_id} for {g.qty} of {g.sku}, but this store already "
-                        f"has grant {g.grant_id} for {known.qty} of {known.sku}; it was not applied. Ask ops.",
-                        stamp(self.clock()))
-            return pulled.grants_to_apply(c)
-
-    def record_pull(self, resp: PullResponse) -> None:
-        """Keep what a pull brought (catalog, locations, chain picture, web orders to hand over) and its
-        cursor, in one transaction."""
-        with immediate(self.conn) as c:
-            pulled.keep_pull(c, resp, stamp(self.clock()))
-
-    def record_problem(self, kind: str, ref: str | None, message: str) -> None:
-        """Something the node could not do by itself, kept for the status line and ops (once per message)."""
-        with immediate(self.conn) as c:
-            pulled.note_problem(c, kind, ref, message, stamp(self.clock()))
-
-    # -- parked sales --------------------------------------------------------
-
-    def park_sale(self, park_id: str, lines: list[SaleLine], *, open_: bool = False) -> None:
-        """Park a sale for any terminal to recall, or (`open_`) keep the one on screen safe."""
-        with immediate(self.conn) as c:
-            if open_ and not lines:
-                sql.drop_open(c, park_id)
-                return
-            sql.park(c, park_id, self.terminal, self.clerk, json.dumps([asdict(ln) for ln in lines]),
-                     stamp(self.clock()), open_=open_)
-
-    def drop_open_sale(self, park_id: str) -> None:
-        """The open sale was paid or voided: nothing to bring back."""
-        with immediate(self.conn) as c:
-            sql.drop_open(c, park_id)
-
-    def recall_sale(self, park_id: str) -> list[SaleLine]:
-        """Take a parked sale back (any terminal may); it is no longer parked."""
-        with immediate(self.conn) as c:
-            lines = sql.unpark(c, park_id)
-        if lines is None:
-            raise BadInput(f"There is no parked sale {park_id}.")
-        return [SaleLine(**ln) for ln in json.loads(lines)]

@@ -126,3 +126,47 @@ def test_snapshot_rows_from_before_still_validate_and_new_fields_are_bounded() -
     for bad in ([("A", 1, 2, 3, 4, -1, 1)], [("A", 1, 2, 3, 4, 10**12, 1)], [("A", 1, 2, 3, 4, 5)]):
         with pytest.raises(ValidationError):
             _part(bad)
+
+
+def _strict_node(path: Path, clock: Clock) -> Node:
+    n = Node(path, clock=clock)
+    n.initialise(store_id="S001", name="One", policy="strict", items=[{
+        "sku": A.sku, "gtin": A.gtin, "name": A.name, "price": A.price}], stock=[(A.sku, "floor", 6, 2)])
+    return n
+
+
+def test_a_refused_sale_retried_under_its_operation_id_turns_one_walk_in_away(tmp_path: Path) -> None:
+    clock = Clock().at("2025-03-10T10:00:00")
+    n = _strict_node(tmp_path / "s.sqlite", clock)
+    # A terminal that crashed after the refusal asks again under the same id, a moment later: one walk-in.
+    for _ in range(2):
+        with pytest.raises(QuotaExceeded):
+            n.sell("walk-in-1", [SaleLine(A.sku, 3, 500)])
+        clock.at("2025-03-10T10:00:05")
+    with pytest.raises(QuotaExceeded):
+        n.sell("walk-in-2", [SaleLine(A.sku, 4, 500)])  # another customer: counted
+    n.record_refusal(A.sku, 1, "till")
+    n.record_refusal(A.sku, 1, "till")  # two scans refused at the till: no op id, both counted
+    assert n.refused_sales(DAY) == {A.sku: (9, 4)}
+    n.close()
+
+
+def test_a_node_file_from_before_keeps_its_refusals_and_counts_a_retry_once(tmp_path: Path) -> None:
+    from sqlite_utils import Database
+
+    from node.store.schema import migrations
+
+    path = tmp_path / "old.sqlite"
+    db = Database(path)
+    migrations.apply(db, stop_before="m009_refusals_once_per_operation")
+    db.execute("INSERT INTO refused_sales (business_date, sku, qty, at, terminal, clerk, source) VALUES "
+               "(?, ?, 2, '2025-03-10T09:00:00.000000+00:00', 'T1', 'ann', 'sale')", (DAY, A.sku))
+    db.conn.commit()
+    db.conn.close()
+    clock = Clock().at("2025-03-10T10:00:00")
+    n = _strict_node(path, clock)
+    for _ in range(2):
+        with pytest.raises(QuotaExceeded):
+            n.sell("walk-in-1", [SaleLine(A.sku, 3, 500)])
+    assert n.refused_sales(DAY) == {A.sku: (5, 2)}
+    n.close()

@@ -279,3 +279,16 @@ def m008_refused_sales(db: Database) -> None:
         ALTER TABLE day_snapshot_rows ADD COLUMN refused_times INTEGER NOT NULL DEFAULT 0;
         """
     )
+
+
+@migrations()
+def m009_refusals_once_per_operation(db: Database) -> None:
+    # A terminal that crashes and retries a refused sale under the same operation id turned one walk-in away,
+    # not two: a refused sale is kept under its operation id, once. A till's refused scan has no operation id
+    # (NULL, and NULLs never collide), so each one is still kept.
+    db.executescript(
+        """
+        ALTER TABLE refused_sales ADD COLUMN op_id TEXT;
+        CREATE UNIQUE INDEX refused_sales_op ON refused_sales (op_id) WHERE op_id IS NOT NULL;
+        """
+    )
