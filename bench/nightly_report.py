@@ -124,6 +124,11 @@ def fill(url: str, stores: int, skus: int, total: int) -> Hub:
                             items)
             raw.executemany(f"INSERT INTO store_entries ({COLS}) VALUES ({', '.join('?' * 13)})",
                             entries(stores, skus, total))
+        # Each store's positions, as ingest leaves them: on hand and quota the sums of its ledger (the report's
+        # opening book is the position less the entries since the day's start).
+        raw.execute("INSERT INTO positions (location, sku, on_hand, quota, held, in_flight, hub_share, reserved, "
+                    "shortfall, safety_buffer) SELECT store_id, sku, SUM(on_hand_delta), SUM(quota_delta), "
+                    "SUM(held_delta), 0, 0, 0, 0, 0 FROM store_entries GROUP BY store_id, sku")
     if url.startswith("postgresql"):
         with hub.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")

@@ -91,9 +91,17 @@ def _m11_refusals_and_resourcings(conn: Connection) -> None:
     metadata.create_all(conn, tables=[metadata.tables[t] for t in REPORT_EVENT_TABLES], checkfirst=True)
 
 
+def _m12_entries_by_time(conn: Connection) -> None:
+    """An index on store_entries (store_id, at): the nightly report reads a store's entries from the day before's
+    start on, not its whole history (a fresh database has it from _m1)."""
+    if "store_entries_at" not in {i["name"] for i in inspect(conn).get_indexes("store_entries")}:
+        next(i for i in store_entries.indexes if i.name == "store_entries_at").create(conn)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _m1, _m2_transfers, _m3_feed_positions, _m4_wide_figures, _m5_longer_idempotency_keys, _m6_order_fulfilment,
-    _m7_balancer, _m8_reports, _m9_day_snapshots, _m10_entries_by_sku, _m11_refusals_and_resourcings]
+    _m7_balancer, _m8_reports, _m9_day_snapshots, _m10_entries_by_sku, _m11_refusals_and_resourcings,
+    _m12_entries_by_time]
 
 
 def migrate(engine: Engine, now: str) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Table, Text
 
-from hub.db.schema import metadata
+from hub.db.schema import metadata, store_entries
 
 # -- the nightly report (hub/report/, hub/service/reports.py) --
 
@@ -23,6 +23,10 @@ reports = Table(  # every issue of a report: a business date's, for the chain or
     Column("figures", Text, nullable=False),  # the report's JSON (hub/report/model.py)
     Column("html", Text, nullable=False),
 )
+
+# A store's entries by time: the report reads the day before's start onward (a range per store), never the history
+# before it; it is on store_entries, defined here because only the report reads by it.
+store_entries_at = Index("store_entries_at", store_entries.c.store_id, store_entries.c.at)
 
 # -- end-of-day snapshots (hub/service/snapshots.py): each store's figures at its close, checked against its ledger --
 

@@ -1,13 +1,18 @@
 """The nightly report's SQL: a day's ledger summed with GROUP BYs, never walked entry by entry in Python.
 
 Each store's business day is its own span of UTC stamps, so the spans go into a temporary table
-(`report_days`: the day before's start, the day's start and end) that the ledger joins on; one pass over
-`store_entries` sums every (store, SKU) of the day, and of the day before when its report is not kept, into a
-second temporary table (`report_pairs`), and every figure after that reads the small one. The pass reads each
-entry once: an inner query gives it a small-integer kind and phase (before the day before, the day before,
-the day), and the sums pick their entries with FILTER on those integers (a fence, LIMIT -1 on SQLite and
-OFFSET 0 on PostgreSQL, keeps the inner query from being merged into the outer, so neither is worked out
-per sum). The same statements run on SQLite and PostgreSQL (`?` marks, through `driver_sql`).
+(`report_days`: the day before's start, the day's start and end) that the ledger joins on; one pass sums every
+(store, SKU) into a second temporary table (`report_pairs`), and every figure after that reads the small one.
+
+The pass reads only the entries from the day before's start on (a range of the store_entries_at index), never the
+whole history: a store's hub position mirrors the sum of its ledger (on hand and quota; `hub.rules.positions`),
+so the opening book is the position less every entry since the day's start, and the closing book the position
+less every entry since its end. Its cost follows the days read (and a rerun for an old date reads on from that
+date), not the years before. Each entry is read once: an inner query gives it a small-integer kind and phase (the
+day before, the day, after the day, and a fourth for the position rows joined in), and the sums pick their rows
+with FILTER on those integers (a fence, LIMIT -1 on SQLite and OFFSET 0 on PostgreSQL, keeps the inner query from
+being merged into the outer, so neither is worked out per sum). The same statements run on SQLite and PostgreSQL
+(`?` marks, through `driver_sql`).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from sync.kinds import Kind
 _CODE = {k.value: n for n, k in enumerate(Kind, start=1)}  # any kind not listed is 0, and lands in "other"
 _KIND = "CASE e.kind " + " ".join(f"WHEN '{k}' THEN {n}" for k, n in _CODE.items()) + " ELSE 0 END"
 _SOLD = (Kind.SALE, Kind.HOLD_CONVERTED)
-BEFORE, DAY_BEFORE, DAY = 0, 1, 2  # an entry's phase
+DAY_BEFORE, DAY, AFTER, POSITION = 1, 2, 3, 4  # a row's phase: an entry's, or the position's own
 
 
 def _k(*kinds: str) -> str:
@@ -41,8 +46,9 @@ def _sum(expr: str, cond: str | None = None, phase: int = DAY) -> str:
 _DAY = {
     **{col: _sum("dl", _k(*kinds)) for col, kinds in MOVEMENTS.items()},
     "other": _sum("dl", f"NOT {_k(*NAMED)}"),
-    "ledger_closing": "SUM(dl)",
-    "quota_close": "SUM(qd)",
+    # the position (every entry the hub holds) less what came after the day's end
+    "ledger_closing": f"{_sum('dl', phase=POSITION)} - {_sum('dl', phase=AFTER)}",
+    "quota_close": f"{_sum('qd', phase=POSITION)} - {_sum('qd', phase=AFTER)}",
     "outflow": _sum("dl", "dl < 0"),
     "sold_units": _sum("qty", _k(*_SOLD)),
     "revenue": _sum("amt", _k(*_SOLD)),
@@ -57,7 +63,10 @@ _DAY = {
     "holds_released": _sum("qty", _k(Kind.HOLD_RELEASED)),
     "granted": _sum("qd", _k(Kind.QUOTA_GRANTED)),
     "released": _sum("-qd", _k(Kind.QUOTA_RELEASED)),
-    "last_counted": f"MAX(at) FILTER (WHERE {_k(Kind.COUNT)})",  # ever, up to the day's end
+    # only rows counted on the day are listed with it, so the day's last count is their last before its end
+    "last_counted": f"MAX(at) FILTER (WHERE ph = {DAY} AND {_k(Kind.COUNT)})",
+    # entries before the day's end read here: a row with none is one whose SKU came to the store only after
+    "seen": f"COUNT(*) FILTER (WHERE ph IN ({DAY_BEFORE}, {DAY}))",
 }
 # The day before: what its KPIs need, when no report of it is kept.
 _DAY_BEFORE = {
@@ -73,7 +82,8 @@ _DAY_BEFORE = {
 
 
 def _pairs_sql(pg: bool, before: bool) -> str:
-    cols = {"opening": f"COALESCE(SUM(dl) FILTER (WHERE ph < {DAY}), 0)", **_DAY, **(_DAY_BEFORE if before else {})}
+    opening = f"{_sum('dl', phase=POSITION)} - COALESCE(SUM(dl) FILTER (WHERE ph IN ({DAY}, {AFTER})), 0)"
+    cols = {"opening": opening, **_DAY, **(_DAY_BEFORE if before else {})}
     return f"""
 CREATE TEMPORARY TABLE report_pairs{' ON COMMIT DROP' if pg else ''} AS
 SELECT store_id, sku,
@@ -81,12 +91,24 @@ SELECT store_id, sku,
 FROM (
   SELECT e.store_id AS store_id, e.sku AS sku, e.on_hand_delta AS dl, e.qty AS qty, e.amount AS amt,
     e.over_quota AS oq, e.quota_delta AS qd, CASE WHEN e.kind = '{Kind.COUNT}' THEN e.at END AS at, {_KIND} AS k,
-    CASE WHEN e.at >= d.lo THEN {DAY} WHEN e.at >= d.plo THEN {DAY_BEFORE} ELSE {BEFORE} END AS ph
-  FROM store_entries e JOIN report_days d ON d.store_id = e.store_id
-  WHERE e.at < d.hi
+    CASE WHEN e.at >= d.hi THEN {AFTER} WHEN e.at >= d.lo THEN {DAY} ELSE {DAY_BEFORE} END AS ph
+  FROM report_days d JOIN store_entries e ON e.store_id = d.store_id AND e.at >= d.plo
+  UNION ALL
+  SELECT p.location, p.sku, p.on_hand, 0, 0, 0, p.quota, NULL, -1, {POSITION}
+  FROM report_days d JOIN locations l ON l.id = d.store_id AND l.kind = 'store'
+  JOIN positions p ON p.location = d.store_id
   {'OFFSET 0' if pg else 'LIMIT -1'}) x
 GROUP BY store_id, sku
 """
+
+
+# A row with no entry read before the day's end and nothing on the book may be a SKU whose first entry at the
+# store came after the day: kept only if an entry before the day's start says otherwise (the store_entries_sku
+# index finds a SKU's first entry at once), so a rerun for an old date lists the rows that date had.
+_UNSEEN = """
+DELETE FROM report_pairs WHERE seen = 0 AND opening = 0 AND quota_close = 0 AND NOT EXISTS (
+  SELECT 1 FROM store_entries e JOIN report_days d ON d.store_id = e.store_id
+  WHERE e.store_id = report_pairs.store_id AND e.sku = report_pairs.sku AND e.at < d.plo)"""
 
 
 _COLS = (*MOVEMENTS, "other")
@@ -132,6 +154,7 @@ def begin_day(conn: Connection, days: Sequence[tuple[str, str, str, str]], *, be
     if days:
         driver_sql(conn, "INSERT INTO report_days (store_id, plo, lo, hi) VALUES (?, ?, ?, ?)", list(days))
     driver_sql(conn, _pairs_sql(pg, before))
+    driver_sql(conn, _UNSEEN)
     if pg:
         driver_sql(conn, "ANALYZE report_pairs")
 
