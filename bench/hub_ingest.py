@@ -45,466 +45,44 @@ The table is for people; the last line is one JSON object (`sqlite_ratio`,
 `pg_ratio`, `backlog_10k_s`, `reserve_ratio`, `reserve_p99_ms`, ..., `pull_sqlite_ms`, `pull_pg_ms`).
 Aims (reported, not enforced): sqlite_ratio >= 0.5, backlog < 2 s,
 reserve_ratio >= 0.5.
+
+The parts are in bench/ingest/ (its __init__ lists them); this file is the run.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import cProfile
 import importlib.util
-import io
-import json
-import os
-import pstats
 import random
-import socket
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO_ROOT, add_repo_to_path, draw_within, emit_json, print_table, summary_ms  # noqa: E402
+from _common import add_repo_to_path  # noqa: E402
 from _pg import throwaway_postgres  # noqa: E402
 
 add_repo_to_path()
 
-import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
-from fixtures.chain import Chain, generate_chain  # noqa: E402
+from fixtures.chain import generate_chain  # noqa: E402
 from hub.service import Hub  # noqa: E402
-from node.rules import SaleLine  # noqa: E402
-from node.runner import initialise_from_hub, push  # noqa: E402
+from ingest import BACKLOG_STORE, BATCH, INGEST_STORE  # noqa: E402
+from ingest.entries import hub_positions, load_hub, make_node, push_entries, read_entries, sell_scattered  # noqa: E402
+from ingest.floor import entry_row, load_raw_pg, load_raw_sqlite, raw_pg_batches, raw_sqlite_batches  # noqa: E402
+from ingest.floor import raw_sqlite_connect, stock_row  # noqa: E402
+from ingest.inprocess import profile_ingest, time_reads  # noqa: E402
+from ingest.report import report  # noqa: E402
+from ingest.reserve import measure_reserves  # noqa: E402
+from ingest.rounds import measure_ingest  # noqa: E402
+from ingest.servers import Server, floor_server, hub_server  # noqa: E402
+from node.runner import push  # noqa: E402
 from node.service import Node  # noqa: E402
 from sync.client import HubClient  # noqa: E402
 from sync.models import LedgerEntry, PushBatch  # noqa: E402
-
-BATCH = 100
-INGEST_STORE = "S001"
-BACKLOG_STORE = "S002"
-WAREHOUSE = "W01"
-AIM_SQLITE_RATIO = 0.5
-AIM_BACKLOG_S = 2.0
-AIM_RESERVE_RATIO = 0.5
-
-ENTRY_COLS = ("store_id", "seq", "hash", "kind", "sku", "qty", "on_hand_delta", "quota_delta", "held_delta",
-              "over_quota", "amount", "at", "body")
-RAW_SQLITE_SCHEMA = """
-CREATE TABLE entries (store_id TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL, kind TEXT NOT NULL,
-    sku TEXT NOT NULL, qty INTEGER NOT NULL, on_hand_delta INTEGER NOT NULL, quota_delta INTEGER NOT NULL,
-    held_delta INTEGER NOT NULL, over_quota INTEGER NOT NULL, amount INTEGER NOT NULL, at TEXT NOT NULL,
-    body TEXT NOT NULL, PRIMARY KEY (store_id, seq));
-CREATE TABLE stock (location TEXT NOT NULL, sku TEXT NOT NULL, on_hand INTEGER NOT NULL, quota INTEGER NOT NULL,
-    PRIMARY KEY (location, sku));
-"""
-RAW_PG_SCHEMA = """
-CREATE TABLE entries (store_id VARCHAR(32) NOT NULL, seq BIGINT NOT NULL, hash VARCHAR(64) NOT NULL,
-    kind VARCHAR(24) NOT NULL, sku VARCHAR(64) NOT NULL, qty INTEGER NOT NULL, on_hand_delta INTEGER NOT NULL,
-    quota_delta INTEGER NOT NULL, held_delta INTEGER NOT NULL, over_quota INTEGER NOT NULL, amount BIGINT NOT NULL,
-    at VARCHAR(40) NOT NULL, body TEXT NOT NULL, PRIMARY KEY (store_id, seq));
-CREATE TABLE stock (location VARCHAR(32) NOT NULL, sku VARCHAR(64) NOT NULL, on_hand INTEGER NOT NULL,
-    quota INTEGER NOT NULL, PRIMARY KEY (location, sku));
-CREATE TABLE floor_stock (location VARCHAR(32) NOT NULL, sku VARCHAR(64) NOT NULL, hub_share INTEGER NOT NULL,
-    reserved INTEGER NOT NULL, safety_buffer INTEGER NOT NULL, PRIMARY KEY (location, sku));
-CREATE TABLE floor_reservations (reservation_id VARCHAR(64) PRIMARY KEY, location VARCHAR(32) NOT NULL,
-    sku VARCHAR(64) NOT NULL, qty INTEGER NOT NULL, idem_key VARCHAR(200) NOT NULL UNIQUE);
-"""
-INSERT_ENTRY_SQLITE = f"INSERT INTO entries ({', '.join(ENTRY_COLS)}) VALUES ({', '.join('?' * len(ENTRY_COLS))})"
-UPSERT_STOCK_SQLITE = ("INSERT INTO stock (location, sku, on_hand, quota) VALUES (?, ?, ?, ?) "
-                       "ON CONFLICT (location, sku) DO UPDATE SET on_hand = stock.on_hand + excluded.on_hand, "
-                       "quota = stock.quota + excluded.quota")
-INSERT_ENTRY_PG = INSERT_ENTRY_SQLITE.replace("?", "%s")
-UPSERT_STOCK_PG = UPSERT_STOCK_SQLITE.replace("?", "%s")
-
-
-# -- processes ------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Server:
-    name: str
-    proc: subprocess.Popen
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"{self.name} exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise SystemExit(f"{self.name} did not answer within {timeout} s:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        """Stop by pid: SIGTERM to uvicorn's parent, which stops its workers; SIGKILL if it lingers."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
-def start_server(name: str, argv: list[str], folder: Path, env: dict[str, str] | None = None) -> Server:
-    port = free_port()
-    log = folder / f"{name}.log"
-    argv = [a.replace("{port}", str(port)) for a in argv]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, **(env or {})})
-    return Server(name, proc, port, log)
-
-
-def hub_server(name: str, db_url: str, folder: Path, workers: int) -> Server:
-    return start_server(name, [sys.executable, "-m", "hub.cli", "--db", db_url, "serve", "--port",
-                               "{port}", "--workers", str(workers), "--log-level", "warning"], folder)
-
-
-def floor_server(pg_url: str, folder: Path, workers: int) -> Server:
-    return start_server("floor", [sys.executable, "-m", "uvicorn", "_floor_app:app", "--app-dir", "bench",
-                                  "--host", "127.0.0.1", "--port", "{port}", "--workers", str(workers),
-                                  "--log-level", "warning"], folder,
-                        env={"BENCH_FLOOR_PG_URL": pg_url, "PYTHONPATH": str(REPO_ROOT)})
-
-
-# -- setting up -------------------------------------------------------------------
-
-
-def load_hub(url: str, chain: Chain) -> dict[str, str]:
-    hub = Hub.open(url)
-    try:
-        hub.load_chain(chain)
-        return {"S001": hub.issue_token("store", INGEST_STORE), "S002": hub.issue_token("store", BACKLOG_STORE),
-                "web": hub.issue_token("web")}
-    finally:
-        hub.close()
-
-
-class InProcessOpening:
-    """Stands in for HubClient in `initialise_from_hub`, which only asks for the store's opening.
-
-    It reads the opening from the hub's database in-process, so the entries can be made while the
-    uvicorn servers are still starting (the opening is the same one `GET /stores/{id}/opening` returns).
-    """
-
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-
-    def opening(self, store_id: str) -> Any:
-        return self.hub.opening(store_id)
-
-
-def make_node(path: Path, hub: Hub, hub_url: str, token: str, store: str) -> Node:
-    node = Node(path, terminal="T1", clerk="bench")
-    initialise_from_hub(node, InProcessOpening(hub), store, hub_url=hub_url, token=token)  # type: ignore[arg-type]
-    return node
-
-
-def push_entries(url: str, token: str, store: str, entries: list[LedgerEntry]) -> None:
-    with HubClient(url, token, timeout=120, retries=0) as client:
-        for i in range(0, len(entries), 1000):
-            client.push(PushBatch(store_id=store, entries=entries[i:i + 1000]))
-
-
-def sell_scattered(node: Node, n: int, prices: dict[str, int], rng: random.Random, tag: str) -> None:
-    """n one-unit sales of SKUs drawn uniformly from those with quota left, never past quota."""
-    left = {sku: q for sku, q in node.conn.execute("SELECT sku, quota FROM stock") if q > 0}
-    pool = list(left)
-    node.conn.execute("PRAGMA synchronous=OFF")  # making fixtures, not measuring them
-    try:
-        for i in range(n):
-            if not pool:
-                raise SystemExit(f"Store {node.store_id} has quota for only {i} sales; use more --skus.")
-            k = rng.randrange(len(pool))
-            sku = pool[k]
-            node.sell(f"{tag}-{i:07d}", [SaleLine(sku, 1, prices[sku])])
-            left[sku] -= 1
-            if not left[sku]:
-                pool[k] = pool[-1]
-                pool.pop()
-    finally:
-        node.conn.execute("PRAGMA synchronous=FULL")
-
-
-def read_entries(node: Node) -> list[LedgerEntry]:
-    out: list[LedgerEntry] = []
-    while True:
-        rows = node.ledger(after=out[-1].seq if out else 0, limit=5000)
-        if not rows:
-            return out
-        out += [LedgerEntry(**r) for r in rows]
-
-
-def entry_row(e: LedgerEntry) -> tuple:
-    return (e.store_id, e.seq, e.content_hash(), e.kind, e.sku, e.qty, e.on_hand_delta, e.quota_delta,
-            e.held_delta, e.over_quota, e.amount, e.at, e.model_dump_json())
-
-
-def stock_row(e: LedgerEntry) -> tuple:
-    return (e.store_id, e.sku, e.on_hand_delta, e.quota_delta)
-
-
-def raw_sqlite_connect(path: Path) -> sqlite3.Connection:
-    """Plain sqlite3 with the hub's settings (hub.db.make_engine): WAL, synchronous=FULL, BEGIN IMMEDIATE."""
-    conn = sqlite3.connect(str(path), isolation_level=None, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    return conn
-
-
-def xact_counts(pg_url: str) -> tuple[int, int]:
-    """(commits, rollbacks) of the database so far: rollbacks count the hub's retried 40001 conflicts."""
-    with psycopg.connect(pg_url, autocommit=True) as c:
-        c.execute("SELECT pg_stat_clear_snapshot()")
-        return c.execute("SELECT xact_commit, xact_rollback FROM pg_stat_database "
-                         "WHERE datname = current_database()").fetchone()
-
-
-def pg_checkpoint(pg_url: str) -> None:
-    """Write out what PostgreSQL holds dirty, so that its checkpointer does not do it during the next block."""
-    with psycopg.connect(pg_url, autocommit=True) as c:
-        c.execute("CHECKPOINT")
-
-
-def hub_positions(url: str) -> list[tuple]:
-    hub = Hub.open(url)
-    try:
-        with hub.engine.connect() as c:
-            return [tuple(r) for r in c.exec_driver_sql(
-                "SELECT location, sku, on_hand, quota, hub_share, reserved, safety_buffer FROM positions")]
-    finally:
-        hub.close()
-
-
-# -- ingest -----------------------------------------------------------------------
-
-
-@dataclass
-class Side:
-    name: str
-    lat: list[int] = field(default_factory=list)
-    wall: int = 0
-    n: int = 0
-
-    def add(self, lat: list[int], wall: int) -> None:
-        self.lat += lat
-        self.wall += wall
-        self.n += len(lat)
-
-    @property
-    def per_batch_ms(self) -> float:
-        return self.wall / self.n / 1e6
-
-    @property
-    def entries_per_s(self) -> float:
-        return BATCH * self.n / (self.wall / 1e9)
-
-
-def post_batches(client: httpx.Client, path: str, token: str, bodies: list[bytes], *, hub: bool) -> tuple[list[int], int]:
-    clock = time.perf_counter_ns
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    post = client.post
-    lat = []
-    start = clock()
-    for body in bodies:
-        t = clock()
-        r = post(path, content=body, headers=headers)
-        lat.append(clock() - t)
-        if r.status_code != 200:
-            raise SystemExit(f"POST {path} answered {r.status_code}: {r.text[:500]}")
-        if hub and r.json()["accepted"] != BATCH:
-            raise SystemExit(f"POST {path} accepted {r.json()} of a {BATCH}-entry batch")
-    return lat, clock() - start
-
-
-def raw_sqlite_batches(conn: sqlite3.Connection, batches: list[tuple[list[tuple], list[tuple]]]) -> tuple[list[int], int]:
-    clock = time.perf_counter_ns
-    execute, executemany = conn.execute, conn.executemany
-    lat = []
-    start = clock()
-    for entries, stock in batches:
-        t = clock()
-        execute("BEGIN IMMEDIATE")
-        try:
-            executemany(INSERT_ENTRY_SQLITE, entries)
-            for s in stock:
-                execute(UPSERT_STOCK_SQLITE, s)
-        except BaseException:
-            execute("ROLLBACK")
-            raise
-        execute("COMMIT")
-        lat.append(clock() - t)
-    return lat, clock() - start
-
-
-def raw_pg_batches(conn: psycopg.Connection, batches: list[tuple[list[tuple], list[tuple]]]) -> tuple[list[int], int]:
-    clock = time.perf_counter_ns
-    lat = []
-    start = clock()
-    for entries, stock in batches:
-        t = clock()
-        with conn.transaction(), conn.cursor() as cur:
-            cur.executemany(INSERT_ENTRY_PG, entries)
-            cur.executemany(UPSERT_STOCK_PG, stock)
-        lat.append(clock() - t)
-    return lat, clock() - start
-
-
-# -- web reserve: a minimal keep-alive HTTP/1.1 client ------------------------------
-
-
-async def _reserve_client(port: int, token: str, skus: list[str], next_i: list[int], key_prefix: str,
-                          deadline: float, lat: list[int], errors: list[str], measure: bool) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    clock = time.perf_counter_ns
-    head = (f"POST /web/reservations HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-            "Content-Type: application/json\r\n").encode()
-    try:
-        while time.perf_counter() < deadline:
-            i = next_i[0]
-            next_i[0] += 1
-            if i >= len(skus):
-                errors.append("ran out of planned SKUs: raise the plan")
-                return
-            body = json.dumps({"sku": skus[i], "qty": 1, "location": WAREHOUSE, "ttl_s": 3600}).encode()
-            req = head + f"Idempotency-Key: {key_prefix}-{i}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
-            t = clock()
-            try:
-                writer.write(req)
-                status_line = await reader.readline()
-                length = None
-                while True:
-                    line = await reader.readline()
-                    if line in (b"\r\n", b""):
-                        break
-                    k, _, v = line.partition(b":")
-                    if k.strip().lower() == b"content-length":
-                        length = int(v)
-                if not status_line or length is None:
-                    raise ConnectionResetError(f"the server closed the connection ({status_line!r})")
-                resp = await reader.readexactly(length)
-            except (ConnectionError, asyncio.IncompleteReadError) as err:
-                # uvicorn closes the connection after an unhandled error (a 500): count it, reconnect
-                errors.append(f"connection lost: {err}")
-                writer.close()
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                continue
-            dt = clock() - t
-            status = int(status_line.split()[1])
-            if status != 201:
-                errors.append(f"{status} {resp[:200]!r}")
-            elif measure:
-                lat.append(dt)
-    finally:
-        writer.close()
-
-
-async def _reserve_run(port: int, token: str, skus: list[str], next_i: list[int], key_prefix: str,
-                       clients: int, seconds: float, measure: bool) -> tuple[list[int], float, list[str]]:
-    lat: list[int] = []
-    errors: list[str] = []
-    t0 = time.perf_counter()
-    await asyncio.gather(*(_reserve_client(port, token, skus, next_i, f"{key_prefix}-c{c}", t0 + seconds, lat,
-                                           errors, measure) for c in range(clients)))
-    return lat, time.perf_counter() - t0, errors
-
-
-def reserve_load(port: int, token: str, skus: list[str], next_i: list[int], key_prefix: str, clients: int,
-                 seconds: float, measure: bool = True) -> tuple[list[int], float, list[str]]:
-    """Latencies of the reservations made (201), the run's wall time, and the failures' answers."""
-    lat, wall, errors = asyncio.run(_reserve_run(port, token, skus, next_i, key_prefix, clients, seconds, measure))
-    if any(e.startswith("ran out") for e in errors) or (errors and len(errors) > len(lat)):
-        raise SystemExit(f"{len(errors)} reservations failed at port {port}, e.g. {errors[:3]}")
-    return lat, wall, errors
-
-
-def plan_reserves(positions: list[tuple], n: int, rng: random.Random) -> list[str]:
-    """n warehouse SKUs, uniform over those the hub can promise, never past what it can promise."""
-    return draw_within({sku: hub_share - buf for loc, sku, _, _, hub_share, _, buf in positions
-                        if loc == WAREHOUSE}, n, rng)
-
-
-# -- profile ------------------------------------------------------------------------
-
-
-def profile_ingest(folder: Path, chain: Chain, opening: list[LedgerEntry], bodies: list[bytes], n: int) -> str:
-    """cProfile of Hub.ingest in-process on a fresh SQLite hub, n 100-entry batches (parsing not included)."""
-    url = f"sqlite:///{folder / 'profile.sqlite'}"
-    load_hub(url, chain)
-    hub = Hub.open(url)
-    try:
-        for i in range(0, len(opening), 1000):
-            hub.ingest(INGEST_STORE, PushBatch(store_id=INGEST_STORE, entries=opening[i:i + 1000]))
-        batches = [PushBatch.model_validate_json(b) for b in bodies[: n + 5]]
-        for b in batches[:5]:
-            hub.ingest(INGEST_STORE, b)
-        prof = cProfile.Profile()
-        t = time.perf_counter()
-        prof.enable()
-        for b in batches[5:]:
-            hub.ingest(INGEST_STORE, b)
-        prof.disable()
-        wall = time.perf_counter() - t
-    finally:
-        hub.close()
-    out = io.StringIO()
-    print(f"Hub.ingest in-process, SQLite, {len(batches) - 5} batches of {BATCH}: "
-          f"{wall / (len(batches) - 5) * 1e3:.2f} ms per batch under cProfile", file=out)
-    stats = pstats.Stats(prof, stream=out)
-    stats.sort_stats("tottime").print_stats(35)
-    stats.sort_stats("cumulative").print_stats(45)
-    return out.getvalue()
-
-
-def time_reads(url: str, store: str, n: int) -> dict[str, float]:
-    """Hub.pull (a store caught up with the feed: what every store's runner asks on its interval)
-    and Hub.expire_due with nothing due, in-process, ms per call (best of three runs of `n`)."""
-    hub = Hub.open(url)
-    try:
-        cursor = 0
-        while True:
-            got = hub.pull(store, cursor)
-            cursor = got.cursor
-            if not got.more:
-                break
-
-        def best(fn: Any) -> float:
-            for _ in range(10):
-                fn()
-            runs = []
-            for _ in range(3):
-                t = time.perf_counter()
-                for _ in range(n):
-                    fn()
-                runs.append((time.perf_counter() - t) / n * 1e3)
-            return min(runs)
-        return {"pull_ms": best(lambda: hub.pull(store, cursor)), "expire_due_ms": best(hub.expire_due)}
-    finally:
-        hub.close()
 
 
 # -- the run ------------------------------------------------------------------------
@@ -577,20 +155,11 @@ def main(argv: list[str] | None = None) -> int:
             # the floor's tables: ingest (entries, stock: a copy of the hub's positions) and reserve
             positions = hub_positions(sqlite_url)
             raw_pg = psycopg.connect(floor_url)
-            with raw_pg.transaction(), raw_pg.cursor() as cur:
-                cur.execute(RAW_PG_SCHEMA)
-                cur.executemany("INSERT INTO stock VALUES (%s, %s, %s, %s)", [r[:4] for r in positions])
-                cur.executemany("INSERT INTO floor_stock VALUES (%s, %s, %s, %s, %s)",
-                                [(r[0], r[1], r[4], r[5], r[6]) for r in positions])
-            raw_pg.execute("ANALYZE")
-            raw_pg.commit()
+            load_raw_pg(raw_pg, positions)
             floor = floor_server(floor_url, folder, a.workers)
             servers.append(floor)
             raw_sq = raw_sqlite_connect(folder / "raw.sqlite")
-            raw_sq.executescript(RAW_SQLITE_SCHEMA)
-            raw_sq.execute("BEGIN IMMEDIATE")
-            raw_sq.executemany("INSERT INTO stock VALUES (?, ?, ?, ?)", [r[:4] for r in positions])
-            raw_sq.execute("COMMIT")
+            load_raw_sqlite(raw_sq, positions)
 
             # entries, made once by real nodes while the servers start; each store's opening
             # (its `receive` entries) is pushed first, unmeasured
@@ -645,37 +214,9 @@ def main(argv: list[str] | None = None) -> int:
             setup_s = time.perf_counter() - t0
             lap("bodies")
 
-            # ingest, in alternating rounds: first the SQLite hub against its floor, then the
-            # PostgreSQL hub against its own (the bare HTTP floor is measured in both blocks).
-            # Each database's background writing (PostgreSQL's checkpointer and WAL writer,
-            # SQLite's checkpoints) then lands on rounds of its own comparison only.
-            path = f"/stores/{INGEST_STORE}/ledger"
-            sides = {k: Side(k) for k in ("hub_sqlite", "hub_pg", "bare_http", "bare_http_pg", "raw_sqlite", "raw_pg")}
-            with httpx.Client(base_url=hub_sq.url, timeout=60) as c_sq, \
-                    httpx.Client(base_url=hub_pg.url, timeout=60) as c_pg, \
-                    httpx.Client(base_url=floor.url, timeout=60) as c_fl:
-                def bare_http(lo: int, hi: int) -> tuple[list[int], int]:
-                    return post_batches(c_fl, path, "x", bodies[lo:hi], hub=False)
-
-                runners = {
-                    "hub_sqlite": lambda lo, hi: post_batches(c_sq, path, tok_sq["S001"], bodies[lo:hi], hub=True),
-                    "hub_pg": lambda lo, hi: post_batches(c_pg, path, tok_pg["S001"], bodies[lo:hi], hub=True),
-                    "bare_http": bare_http,
-                    "bare_http_pg": bare_http,  # the same floor, measured again in the PostgreSQL block
-                    "raw_sqlite": lambda lo, hi: raw_sqlite_batches(raw_sq, rows[lo:hi]),
-                    "raw_pg": lambda lo, hi: raw_pg_batches(raw_pg, rows[lo:hi]),
-                }
-                for run in runners.values():  # warm-up, unmeasured
-                    run(0, warm_batches)
-                bounds = [warm_batches + n_batches * r // rounds for r in range(rounds + 1)]
-                for block in (("hub_sqlite", "bare_http", "raw_sqlite"), ("hub_pg", "bare_http_pg", "raw_pg")):
-                    pg_checkpoint(pg_url)
-                    for r in range(rounds):
-                        for name in (block if r % 2 == 0 else block[::-1]):
-                            lat, wall = runners[name](bounds[r], bounds[r + 1])
-                            sides[name].add(lat, wall)
-                            if a.verbose:
-                                print(f"round {r} {name}: {wall / len(lat) / 1e6:.3f} ms per batch", file=sys.stderr)
+            # ingest, in alternating rounds (ingest/rounds.py)
+            sides = measure_ingest(hub_sq, hub_pg, floor, tok_sq, tok_pg, bodies, rows, raw_sq, raw_pg, pg_url,
+                                   warm_batches, n_batches, rounds, verbose=a.verbose)
             lap('ingest')
 
             # backlog: a day offline, drained end to end
@@ -694,33 +235,9 @@ def main(argv: list[str] | None = None) -> int:
                      "pg": time_reads(pg_url, BACKLOG_STORE, 100 if q else 500)}
             lap("reads")
 
-            # web reserve under concurrent load: the PostgreSQL hub vs the raw-psycopg floor
-            plan = plan_reserves(positions, 400_000, rng)
-            rsides = {"hub_pg": Side("hub_pg"), "floor": Side("floor")}
-            targets = {"hub_pg": (hub_pg.port, tok_pg["web"]), "floor": (floor.port, "x")}
-            cursors = {k: [0] for k in targets}
-            reserve_errors = {k: 0 for k in targets}
-            for k, (port, tok) in targets.items():
-                reserve_errors[k] += len(reserve_load(port, tok, plan, cursors[k], f"warm-{k}", a.clients,
-                                                      reserve_warm_s, measure=False)[2])
-            xact0 = xact_counts(pg_url)
-            for r in range(reserve_rounds):
-                for k in (list(targets) if r % 2 == 0 else list(targets)[::-1]):
-                    port, tok = targets[k]
-                    lat, wall, errs = reserve_load(port, tok, plan, cursors[k], f"r{r}-{k}", a.clients, reserve_s)
-                    reserve_errors[k] += len(errs)
-                    if errs:
-                        print(f"{k}: {len(errs)} reservations failed, e.g. {errs[0]}", file=sys.stderr)
-                    rsides[k].lat += lat
-                    rsides[k].wall += int(wall * 1e9)
-                    rsides[k].n += len(lat)
-            time.sleep(0.6)  # the statistics collector reports every 0.5 s
-            xact1 = xact_counts(pg_url)
-            hub_rollbacks = xact1[1] - xact0[1]
-            if reserve_errors["hub_pg"]:
-                tail = hub_pg.log.read_text(errors="replace")[-2500:]
-                print(f"--- hub-pg log (tail), after {reserve_errors['hub_pg']} failed reservations ---\n{tail}",
-                      file=sys.stderr)
+            # web reserve under concurrent load: the PostgreSQL hub vs the raw-psycopg floor (ingest/reserve.py)
+            rsides, reserve_errors, hub_rollbacks = measure_reserves(
+                positions, rng, hub_pg, tok_pg, floor, pg_url, a.clients, reserve_rounds, reserve_s, reserve_warm_s)
             lap("reserve")
 
             if a.profile:
@@ -741,120 +258,10 @@ def main(argv: list[str] | None = None) -> int:
             if raw_pg is not None:
                 raw_pg.close()
 
-    # -- figures ---------------------------------------------------------------------
-    s = sides
-    floor_sq_ms = s["bare_http"].per_batch_ms + s["raw_sqlite"].per_batch_ms
-    floor_pg_ms = s["bare_http_pg"].per_batch_ms + s["raw_pg"].per_batch_ms
-    sqlite_ratio = floor_sq_ms / s["hub_sqlite"].per_batch_ms
-    pg_ratio = floor_pg_ms / s["hub_pg"].per_batch_ms
-    hub_r, floor_r = rsides["hub_pg"], rsides["floor"]
-    reserve_per_s = hub_r.n / (hub_r.wall / 1e9)
-    floor_reserve_per_s = floor_r.n / (floor_r.wall / 1e9)
-    reserve_ratio = reserve_per_s / floor_reserve_per_s
-    rh, rf = summary_ms(hub_r.lat), summary_ms(floor_r.lat)
-    backlog_s = backlog["sqlite"] * 10_000 / a.backlog
-    meets = {"sqlite_ratio": sqlite_ratio >= AIM_SQLITE_RATIO, "backlog": backlog_s < AIM_BACKLOG_S,
-             "reserve_ratio": reserve_ratio >= AIM_RESERVE_RATIO}
-
-    title = (f"Backroom hub ingest bench{' (quick)' if q else ''}: {skus:,} SKUs, {n_batches} batches of {BATCH} "
-             f"per side in {rounds} alternating rounds after {warm_batches} warm-up; uvicorn "
-             f"(uvloop {'yes' if uvloop else 'NO'}, httptools {'yes' if httptools else 'NO'}), "
-             f"SQLite {sqlite3.sqlite_version} WAL+FULL, PostgreSQL {pg_ver} "
-             f"(pgserver, fsync on, synchronous_commit on), {os.cpu_count()} cores; setup {setup_s:.1f} s "
-             f"(entries made in {gen_s:.1f} s)")
-
-    def row(label: str, side: Side) -> list:
-        m = summary_ms(side.lat)
-        return [label, m["p50_ms"], m["p99_ms"], side.per_batch_ms, side.entries_per_s]
-
-    print_table(
-        ["ingest, 100-entry batches", "p50 ms", "p99 ms", "ms/batch", "entries/s"],
-        [
-            row("hub on SQLite (HTTP)", s["hub_sqlite"]),
-            row("hub on PostgreSQL (HTTP)", s["hub_pg"]),
-            row("floor: bare FastAPI parse", s["bare_http"]),
-            row("floor: bare FastAPI parse (PG block)", s["bare_http_pg"]),
-            row("floor: raw sqlite3 txn", s["raw_sqlite"]),
-            row("floor: raw psycopg txn", s["raw_pg"]),
-            ["floor SQLite = parse + sqlite3", None, None, floor_sq_ms, BATCH / floor_sq_ms * 1e3],
-            ["floor PostgreSQL = parse + psycopg", None, None, floor_pg_ms, BATCH / floor_pg_ms * 1e3],
-        ],
-        title=title,
-    )
-    print()
-    print_table(
-        ["backlog, node to hub", "entries", "seconds", "entries/s", "s per 10k"],
-        [[f"runner.push, batch=1000, hub on {'SQLite' if k == 'sqlite' else 'PostgreSQL'}", a.backlog, v,
-          a.backlog / v, v * 10_000 / a.backlog] for k, v in backlog.items()],
-    )
-    print()
-    print_table(
-        ["store pull and expiry sweep, in-process", "SQLite ms", "PostgreSQL ms"],
-        [["Hub.pull, store caught up with the feed", reads["sqlite"]["pull_ms"], reads["pg"]["pull_ms"]],
-         ["Hub.expire_due, nothing due", reads["sqlite"]["expire_due_ms"], reads["pg"]["expire_due_ms"]]],
-    )
-    print()
-    print_table(
-        [f"web reserve, {a.clients} clients, {a.workers} workers", "p50 ms", "p99 ms", "max ms", "reserves/s"],
-        [["hub on PostgreSQL", rh["p50_ms"], rh["p99_ms"], rh["max_ms"], reserve_per_s],
-         [f"  (hub database: {hub_rollbacks:,} transactions rolled back, mostly 40001 retries; "
-          f"{reserve_errors['hub_pg']} requests failed)", None, None, None, None],
-         ["floor: FastAPI + raw psycopg", rf["p50_ms"], rf["p99_ms"], rf["max_ms"], floor_reserve_per_s]],
-    )
-    print()
-    print_table(
-        ["aim", "target", "measured", "met"],
-        [["hub / floor entries per s, SQLite", f">= {AIM_SQLITE_RATIO}", sqlite_ratio, meets["sqlite_ratio"]],
-         ["hub / floor entries per s, PostgreSQL", "(reported)", pg_ratio, None],
-         ["10,000-entry backlog, SQLite hub, s", f"< {AIM_BACKLOG_S}", backlog_s, meets["backlog"]],
-         ["hub / floor reserves per s", f">= {AIM_RESERVE_RATIO}", reserve_ratio, meets["reserve_ratio"]]],
-    )
-    if profile_text:
-        print(profile_text, file=sys.stderr)
-    print()
-    emit_json({
-        "sqlite_ratio": sqlite_ratio,
-        "pg_ratio": pg_ratio,
-        "backlog_10k_s": backlog_s,
-        "backlog_10k_pg_s": backlog["pg"] * 10_000 / a.backlog if "pg" in backlog else None,
-        "reserve_ratio": reserve_ratio,
-        "reserve_p99_ms": rh["p99_ms"],
-        "reserve_p50_ms": rh["p50_ms"],
-        "reserve_per_s": reserve_per_s,
-        "reserve_hub_rollbacks": hub_rollbacks,
-        "reserve_errors": reserve_errors,
-        "reserves_measured": hub_r.n,
-        "floor_reserve_per_s": floor_reserve_per_s,
-        "floor_reserve_p50_ms": rf["p50_ms"],
-        "floor_reserve_p99_ms": rf["p99_ms"],
-        "hub_sqlite_entries_per_s": s["hub_sqlite"].entries_per_s,
-        "hub_pg_entries_per_s": s["hub_pg"].entries_per_s,
-        "hub_sqlite_ms_per_batch": s["hub_sqlite"].per_batch_ms,
-        "hub_pg_ms_per_batch": s["hub_pg"].per_batch_ms,
-        "floor_sqlite_entries_per_s": BATCH / floor_sq_ms * 1e3,
-        "floor_pg_entries_per_s": BATCH / floor_pg_ms * 1e3,
-        "floor_http_ms_per_batch": s["bare_http"].per_batch_ms,
-        "floor_http_pg_block_ms_per_batch": s["bare_http_pg"].per_batch_ms,
-        "floor_raw_sqlite_ms_per_batch": s["raw_sqlite"].per_batch_ms,
-        "floor_raw_pg_ms_per_batch": s["raw_pg"].per_batch_ms,
-        "batches": n_batches,
-        "batch_size": BATCH,
-        "skus": skus,
-        "backlog_entries": a.backlog,
-        "clients": a.clients,
-        "workers": a.workers,
-        "uvloop": uvloop,
-        "httptools": httptools,
-        "aims": {"sqlite_ratio": AIM_SQLITE_RATIO, "backlog_10k_s": AIM_BACKLOG_S, "reserve_ratio": AIM_RESERVE_RATIO},
-        "meets_aims": all(meets.values()),
-        "phase_s": phases,
-        "total_s": time.perf_counter() - t0,
-        "quick": q,
-        "pull_sqlite_ms": reads["sqlite"]["pull_ms"],
-        "pull_pg_ms": reads["pg"]["pull_ms"],
-        "expire_due_sqlite_ms": reads["sqlite"]["expire_due_ms"],
-        "expire_due_pg_ms": reads["pg"]["expire_due_ms"],
-    })
+    report(a, skus=skus, n_batches=n_batches, rounds=rounds, warm_batches=warm_batches, uvloop=uvloop,
+           httptools=httptools, pg_ver=pg_ver, setup_s=setup_s, gen_s=gen_s, sides=sides, rsides=rsides,
+           backlog=backlog, reads=reads, hub_rollbacks=hub_rollbacks, reserve_errors=reserve_errors,
+           profile_text=profile_text, phases=phases, t0=t0)
     return 0
 
 
