@@ -185,7 +185,9 @@ def test_a_snapshot_beyond_the_ledger_waits_for_its_entries(world) -> None:
     hub.make_report("2025-03-10", "S002")
     assert hub.report("2025-03-10", "S002")[0].completeness[0].snapshot_status == "waiting"
     runner.push(s2, clients["S002"])
-    assert [x["revision"] for x in hub.recheck_reports()] == [2]  # compared as the report is made again
+    # Compared as the push that brought its entries committed, before any report asked.
+    assert [(r[10], r[13]) for r in rows_of(hub, "day_snapshots")] == [("compared", 0)]
+    assert [x["revision"] for x in hub.recheck_reports()] == [2]  # the report re-issued with it
     c = hub.report("2025-03-10", "S002")[0].completeness[0]
     assert (c.snapshot_status, c.snapshot_differences) == ("compared", 0)
     assert hub.recheck_reports() == []
@@ -224,3 +226,29 @@ def test_the_node_hears_a_refusal_and_keeps_syncing(world) -> None:
     assert "already sent another" in s1.problems(limit=1)[0]["message"]
     with pytest.raises(Refused):
         clients["S001"].put_snapshot(part)
+
+
+def test_a_push_completing_a_waiting_snapshot_is_not_compared_on_the_event_loop(world) -> None:
+    """The API first runs a push inline (no_wait); one that completes a waiting snapshot steps aside, having
+    written nothing, and is run again on a database thread, where the comparison follows it. A push to a
+    store with no snapshot waiting is not held up."""
+    from hub.db import WouldWait
+
+    hub, clock, nodes, clients = world
+    s1, s2 = nodes["S001"], nodes["S002"]
+    clock.at("2025-03-10T15:00:00")
+    s1.sell("s1-sale", [SaleLine(A.sku, 1, 500)])
+    s2.sell("sale", [SaleLine(A.sku, 2, 500)])
+    s2.close_day()
+    assert send_snapshots(s2, clients["S002"]) == 1
+
+    class Inline(LocalClient):
+        def push(self, batch):  # type: ignore[no-untyped-def]
+            return self._call(lambda *a: self.hub.ingest(*a, no_wait=True), self.store_id, batch)
+
+    runner.push(s1, Inline(hub, "S001"))  # S001 has nothing waiting: inline as ever
+    with pytest.raises(WouldWait):
+        runner.push(s2, Inline(hub, "S002"))
+    assert [(r[0], r[10]) for r in rows_of(hub, "day_snapshots")] == [("S002", "waiting")]
+    runner.push(s2, clients["S002"])
+    assert [(r[0], r[10], r[13]) for r in rows_of(hub, "day_snapshots")] == [("S002", "compared", 0)]

@@ -4,7 +4,9 @@ hub's copy of that store's ledger up to the snapshot's sequence, and what the ni
 A snapshot is signed off once: the same part sent again is a repeat and changes nothing; another
 snapshot for a store and date the hub holds one for is refused. Once its last part is in, it is
 compared at once if the hub holds that store's entries up to its sequence, or kept `waiting` and
-compared when they have arrived (`compare_waiting`, run before each report). The comparison is final
+compared as soon as they arrive: after the push that brings them (`Hub.ingest` asks `snapshot_due` in its
+transaction, one indexed look-up, and compares only when the store has one waiting), and in any case before
+each report (`compare_waiting`). The comparison is final
 (the hub's copy of a ledger never changes below a sequence it holds), so the rows go and only the
 differences stay, each with the entries that explain it.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import asdict
 from typing import Any
 
@@ -25,6 +28,7 @@ from hub.report.snapshots import Derived, Difference, Entry, Figures, compare, e
 from sync import models as wire
 from sync.kinds import stamp
 
+log = logging.getLogger("backroom.hub.snapshots")
 EXPLAINED = 200  # differing SKUs of one snapshot given their explaining entries (all are recorded)
 ENTRIES_EACH = 5
 
@@ -135,16 +139,18 @@ class SnapshotOps:
 
         return transact(self.engine, tx)
 
-    def compare_waiting(self) -> int:
-        """Compare every whole snapshot whose store's entries up to its sequence have arrived since; how many."""
+    def compare_waiting(self, store_id: str | None = None) -> int:
+        """Compare every whole snapshot (of one store, if given) whose store's entries up to its sequence have
+        arrived since; how many."""
         with self.reads.connect() as conn:
             due = driver_sql(conn, "SELECT s.store_id, s.business_date FROM day_snapshots s JOIN locations l ON "
-                                   "l.id = s.store_id WHERE s.status = 'waiting' AND s.last_seq <= l.next_seq - 1 "
-                                   "ORDER BY s.business_date, s.store_id").all()
+                                   "l.id = s.store_id WHERE s.status = 'waiting' AND s.last_seq <= l.next_seq - 1"
+                                   + (" AND s.store_id = ?" if store_id else "")
+                                   + " ORDER BY s.business_date, s.store_id", (store_id,) if store_id else ()).all()
         now = stamp(self.clock())
         done = 0
-        for store_id, day in due:
-            def tx(conn: Connection, store_id: str = store_id, day: str = day) -> int:
+        for store_id_, day in due:
+            def tx(conn: Connection, store_id: str = store_id_, day: str = day) -> int:
                 s = driver_sql(conn, f"{_SNAPSHOT} WHERE store_id = ? AND business_date = ?", (store_id, day)).one()
                 if s.status != "waiting":
                     return 0  # another hub process compared it meanwhile
@@ -152,6 +158,20 @@ class SnapshotOps:
                 return 1
             done += transact(self.engine, tx)
         return done
+
+    @staticmethod
+    def snapshot_due(conn: Connection, store_id: str, held_to: int) -> bool:
+        """Whether a whole snapshot of this store waits for entries the hub now holds (up to `held_to`)."""
+        return driver_sql(conn, "SELECT 1 FROM day_snapshots WHERE status = 'waiting' AND store_id = ? AND "
+                                "last_seq <= ?", (store_id, held_to)).first() is not None
+
+    def compare_after_push(self, store_id: str) -> None:
+        """Compare a store's snapshots its push has completed, in a transaction of their own. The push is
+        committed: a comparison that fails here leaves the snapshot waiting, compared before the next report."""
+        try:
+            self.compare_waiting(store_id)
+        except Exception:  # noqa: BLE001 - never the push's failure; the report compares what still waits
+            log.exception("store %s's waiting snapshot was not compared after its push; the report will", store_id)
 
     @staticmethod
     def _compare_snapshot(conn: Connection, store_id: str, day: str, last_seq: int, now: str) -> list[Difference]:

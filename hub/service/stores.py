@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from hub import rules
-from hub.db import driver_sql, one_of
+from hub.db import WouldWait, driver_sql, one_of
 from hub.db import (
     grants, incidents, items, locations, opening_stock, release_requests, reservations, store_entries, transact,
     transfers,
@@ -61,8 +61,10 @@ class StoreOps:
         engine = self._no_wait if no_wait else self.engine
         canon = [_canonical(e) for e in batch.entries]
         hashes = [(e.seq, h) for e, (_, h) in zip(batch.entries, canon, strict=True)]
+        snapshot_due = [False]
 
         def tx(conn: Connection) -> wire.PushResult:
+            snapshot_due[0] = False  # this attempt's, not a rolled-back one's
             self._authorize(conn, token, ("store",), store_id)
             if batch.store_id != store_id or any(e.store_id != store_id for e in batch.entries):
                 raise rules.WrongStore(f"This push is for store {store_id}; the batch names another store.")
@@ -108,10 +110,15 @@ class StoreOps:
                 self._write_records(conn, records, now)
             if notes:
                 conn.execute(insert(incidents), notes)
+            # A snapshot waiting for these entries is compared once they are in, after this commits; not
+            # inline on the event loop (no_wait), where the comparison would hold every other request up.
+            snapshot_due[0] = self.snapshot_due(conn, store_id, plan.next_seq - 1)
+            if snapshot_due[0] and no_wait:
+                raise WouldWait(f"store {store_id}'s push completes a waiting snapshot: compared off the loop")
             return wire.PushResult(accepted=len(new), duplicates=plan.duplicates, next_seq=plan.next_seq)
 
         try:
-            return transact(engine, tx)
+            result = transact(engine, tx)
         except rules.Divergence as d:
             self._record_divergence(store_id, d, engine)
             raise
@@ -120,6 +127,9 @@ class StoreOps:
         except rules.HubError as err:
             self.record_push_refusal(store_id, err.message, token=token, engine=engine)
             raise
+        if snapshot_due[0]:
+            self.compare_after_push(store_id)
+        return result
 
     def record_push_refusal(self, store_id: str, reason: str, *, token: str | None = None,
                             engine: Engine | None = None) -> None:
