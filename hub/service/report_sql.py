@@ -47,8 +47,8 @@ _DAY = {
     **{col: _sum("dl", _k(*kinds)) for col, kinds in MOVEMENTS.items()},
     "other": _sum("dl", f"NOT {_k(*NAMED)}"),
     # the position (every entry the hub holds) less what came after the day's end
-    "ledger_closing": f"{_sum('dl', phase=POSITION)} - {_sum('dl', phase=AFTER)}",
-    "quota_close": f"{_sum('qd', phase=POSITION)} - {_sum('qd', phase=AFTER)}",
+    "ledger_closing": f"{_sum('pdl', phase=POSITION)} - {_sum('dl', phase=AFTER)}",
+    "quota_close": f"{_sum('pqd', phase=POSITION)} - {_sum('qd', phase=AFTER)}",
     "outflow": _sum("dl", "dl < 0"),
     "sold_units": _sum("qty", _k(*_SOLD)),
     "revenue": _sum("amt", _k(*_SOLD)),
@@ -81,8 +81,10 @@ _DAY_BEFORE = {
 }
 
 
+# The positions' 64-bit figures come in columns of their own (pdl, pqd): in `dl` and `qd` they would make
+# PostgreSQL sum every entry's 32-bit delta as a 64-bit one, in a wider (slower) accumulator.
 def _pairs_sql(pg: bool, before: bool) -> str:
-    opening = f"{_sum('dl', phase=POSITION)} - COALESCE(SUM(dl) FILTER (WHERE ph IN ({DAY}, {AFTER})), 0)"
+    opening = f"{_sum('pdl', phase=POSITION)} - COALESCE(SUM(dl) FILTER (WHERE ph IN ({DAY}, {AFTER})), 0)"
     cols = {"opening": opening, **_DAY, **(_DAY_BEFORE if before else {})}
     return f"""
 CREATE TEMPORARY TABLE report_pairs{' ON COMMIT DROP' if pg else ''} AS
@@ -90,11 +92,11 @@ SELECT store_id, sku,
   {(',' + chr(10) + '  ').join(f'{expr} AS {name}' for name, expr in cols.items())}
 FROM (
   SELECT e.store_id AS store_id, e.sku AS sku, e.on_hand_delta AS dl, e.qty AS qty, e.amount AS amt,
-    e.over_quota AS oq, e.quota_delta AS qd, CASE WHEN e.kind = '{Kind.COUNT}' THEN e.at END AS at, {_KIND} AS k,
+    e.over_quota AS oq, e.quota_delta AS qd, 0 AS pdl, 0 AS pqd, CASE WHEN e.kind = '{Kind.COUNT}' THEN e.at END AS at, {_KIND} AS k,
     CASE WHEN e.at >= d.hi THEN {AFTER} WHEN e.at >= d.lo THEN {DAY} ELSE {DAY_BEFORE} END AS ph
-  FROM report_days d JOIN store_entries e ON e.store_id = d.store_id AND e.at >= d.plo
+  FROM report_days d {'JOIN' if pg else 'CROSS JOIN'} store_entries e ON e.store_id = d.store_id AND e.at >= d.plo
   UNION ALL
-  SELECT p.location, p.sku, p.on_hand, 0, 0, 0, p.quota, NULL, -1, {POSITION}
+  SELECT p.location, p.sku, 0, 0, 0, 0, 0, p.on_hand, p.quota, NULL, -1, {POSITION}
   FROM report_days d JOIN locations l ON l.id = d.store_id AND l.kind = 'store'
   JOIN positions p ON p.location = d.store_id
   {'OFFSET 0' if pg else 'LIMIT -1'}) x
@@ -210,14 +212,15 @@ def out_of_stock_crossings(conn: Connection) -> list[Any]:
         WHERE c.opening + c.outflow <= 0 AND c.outflow < 0""")
     if pg:
         driver_sql(conn, "ANALYZE report_oos")
-    join = "JOIN" if pg else "CROSS JOIN"  # SQLite: from the few candidates into the index, in this order
+    # SQLite: from the few candidates into a SKU's entries in order (not into a store's whole day by time)
+    join = "JOIN" if pg else "CROSS JOIN"
     return driver_sql(conn, f"""
         SELECT o.store_id, o.sku, o.opening, o.lo, o.hi, w.at, w.level FROM (
           SELECT c.n AS n, e.seq AS seq, e.at AS at, e.on_hand_delta AS dl,
             c.opening + SUM(e.on_hand_delta) OVER (PARTITION BY c.n ORDER BY e.seq
                                                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS level
           FROM report_oos c
-          {join} store_entries e ON e.store_id = c.store_id AND e.sku = c.sku AND e.at >= c.lo AND e.at < c.hi) w
+          {join} store_entries e {'' if pg else 'INDEXED BY store_entries_sku'} ON e.store_id = c.store_id AND e.sku = c.sku AND e.at >= c.lo AND e.at < c.hi) w
         JOIN report_oos o ON o.n = w.n
         WHERE (w.level <= 0 AND w.level - w.dl > 0) OR (w.level > 0 AND w.level - w.dl <= 0)
         ORDER BY w.n, w.seq""").all()
