@@ -80,7 +80,25 @@ def start_pg_server() -> tuple[PgServer, Path]:
     srv = pgserver.get_server(base / "data", cleanup_mode="delete")
     uri = srv.get_uri()
     socket_dir = uri.split("host=", 1)[1]
-    return PgServer(srv, uri, socket_dir), base
+    pg = PgServer(srv, uri, socket_dir)
+    # A throwaway cluster: no fsync at each commit and CREATE DATABASE (a test's fresh database), no full
+    # pages in the WAL. Isolation levels, locks and serialization failures are exactly as before; only
+    # what a power cut would do to the files changes, and the files are deleted at the end of the run.
+    for setting in ("fsync = off", "synchronous_commit = off", "full_page_writes = off"):
+        _admin(pg, f"ALTER SYSTEM SET {setting}")
+    _admin(pg, "SELECT pg_reload_conf()")
+    return pg, base
+
+
+def stop_pg_server(pg: PgServer) -> None:
+    """Immediate shutdown (SIGQUIT to the postmaster, by its pid): the data is deleted next, so the
+    shutdown checkpoint of every test's database (15 s on a busy disk) is for nothing."""
+    import psutil  # noqa: PLC0415 - pgserver's own dependency
+
+    with contextlib.suppress(Exception):
+        pid = pg.server.get_pid()  # type: ignore[attr-defined]
+        os.kill(pid, signal.SIGQUIT)
+        psutil.Process(pid).wait(10)
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +110,7 @@ def pg_server() -> Iterator[PgServer]:
     try:
         yield pg
     finally:
+        stop_pg_server(pg)
         with contextlib.suppress(Exception):
             pg.server.cleanup()  # type: ignore[attr-defined]
         shutil.rmtree(base, ignore_errors=True)
