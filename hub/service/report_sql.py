@@ -43,12 +43,18 @@ def _sum(expr: str, cond: str | None = None, phase: int = DAY) -> str:
     return f"COALESCE(SUM({expr}) FILTER (WHERE {where}), 0)"
 
 
+def _position(col: str) -> str:
+    # PostgreSQL sums BIGINTs into NUMERIC: back to BIGINT, or every figure worked out from it (a running stock
+    # level over the day's entries, say) would be NUMERIC arithmetic too
+    return f"CAST({_sum(col, phase=POSITION)} AS BIGINT)"
+
+
 _DAY = {
     **{col: _sum("dl", _k(*kinds)) for col, kinds in MOVEMENTS.items()},
     "other": _sum("dl", f"NOT {_k(*NAMED)}"),
     # the position (every entry the hub holds) less what came after the day's end
-    "ledger_closing": f"{_sum('pdl', phase=POSITION)} - {_sum('dl', phase=AFTER)}",
-    "quota_close": f"{_sum('pqd', phase=POSITION)} - {_sum('qd', phase=AFTER)}",
+    "ledger_closing": f"{_position('pdl')} - {_sum('dl', phase=AFTER)}",
+    "quota_close": f"{_position('pqd')} - {_sum('qd', phase=AFTER)}",
     "outflow": _sum("dl", "dl < 0"),
     "sold_units": _sum("qty", _k(*_SOLD)),
     "revenue": _sum("amt", _k(*_SOLD)),
@@ -84,7 +90,7 @@ _DAY_BEFORE = {
 # The positions' 64-bit figures come in columns of their own (pdl, pqd): in `dl` and `qd` they would make
 # PostgreSQL sum every entry's 32-bit delta as a 64-bit one, in a wider (slower) accumulator.
 def _pairs_sql(pg: bool, before: bool) -> str:
-    opening = f"{_sum('pdl', phase=POSITION)} - COALESCE(SUM(dl) FILTER (WHERE ph IN ({DAY}, {AFTER})), 0)"
+    opening = f"{_position('pdl')} - COALESCE(SUM(dl) FILTER (WHERE ph IN ({DAY}, {AFTER})), 0)"
     cols = {"opening": opening, **_DAY, **(_DAY_BEFORE if before else {})}
     return f"""
 CREATE TEMPORARY TABLE report_pairs{' ON COMMIT DROP' if pg else ''} AS
@@ -157,8 +163,8 @@ def begin_day(conn: Connection, days: Sequence[tuple[str, str, str, str]], *, be
         driver_sql(conn, "INSERT INTO report_days (store_id, plo, lo, hi) VALUES (?, ?, ?, ?)", list(days))
     driver_sql(conn, _pairs_sql(pg, before))
     driver_sql(conn, _UNSEEN)
-    if pg:
-        driver_sql(conn, "ANALYZE report_pairs")
+    if pg:  # what the later queries filter and join on; every column would take longer than the queries
+        driver_sql(conn, "ANALYZE report_pairs (store_id, sku, opening, outflow, counts_made, ledger_closing)")
 
 
 def end_day(conn: Connection) -> None:
