@@ -16,6 +16,7 @@ The small store (store id ``S1``) sells four SKUs, all with valid GTIN-13s:
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ import pytest
 from node.barcodes import make_gtin13
 from node.rules import Policy
 from node.service import Node
+from tests.sim.swarm import Background, suite_size
 
 STORE_ID = "S1"
 T0 = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
@@ -88,3 +90,35 @@ def make_node(tmp_path: Path) -> Iterator:
     yield make
     for node in nodes:
         node.close()
+
+
+# -- the simulation's swarm, started early in the background -------------------------------
+
+SWARM_TEST = "tests/test_simulation.py::test_every_seed_keeps_every_invariant_and_heals"
+_SWARM = pytest.StashKey[Background | None]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The swarm (minutes of CPU) starts on niced workers as soon as it is collected, so it soaks up the
+    cycles that the tests before it leave idle; its fixture collects the results. SIM_BACKGROUND=0 runs
+    it in its test instead, as before."""
+    wanted = any(item.nodeid == SWARM_TEST for item in session.items)
+    if (not wanted or session.config.option.collectonly or os.environ.get("SIM_BACKGROUND", "1") == "0"
+            or hasattr(session.config, "workerinput")):  # under xdist each worker would start one
+        return
+    seeds, steps = suite_size()
+    session.config.stash[_SWARM] = Background(range(seeds), steps)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    background = session.config.stash.get(_SWARM, None)
+    if background is not None:  # not reached (deselected at the last moment, -x, Ctrl-C): stop its workers
+        background.close()
+
+
+@pytest.fixture(scope="session")
+def background_swarm(request: pytest.FixtureRequest) -> Background | None:
+    """The swarm started at collection, handed out once (None if it was not started or is taken)."""
+    background = request.config.stash.get(_SWARM, None)
+    request.config.stash[_SWARM] = None
+    return background

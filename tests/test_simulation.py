@@ -2,7 +2,9 @@
 
 320 seeds of 500 steps each (SIM_SEEDS, SIM_STEPS), on every core, with the checker after every
 step and a heal phase after which everything must agree: about 1.1 s of CPU a seed, some 3 minutes
-on 2 cores (the old 1,000 seeds would take about 10: `SIM_SEEDS=1000`). A failing seed
+on 2 cores (the old 1,000 seeds would take about 10: `SIM_SEEDS=1000`). In a run of the suite the
+swarm starts as soon as it is collected, on niced workers that use the CPU the other tests leave
+idle (tests/conftest.py), so little of those minutes is left by the time this module is reached. A failing seed
 prints itself, its faults, and two commands: one replays it exactly, the
 other shrinks it to the shortest step list that still fails.
 
@@ -11,21 +13,23 @@ other shrinks it to the shortest step list that still fails.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 
 import pytest
 
 from tests.sim.__main__ import shrink
-from tests.sim.swarm import FAULT_KINDS, faults_of, run_many
+from tests.sim.swarm import FAULT_KINDS, Background, faults_of, run_many, suite_size
 from tests.sim.world import run
 
-N_SEEDS = int(os.environ.get("SIM_SEEDS", "320"))
-STEPS = int(os.environ.get("SIM_STEPS", "500"))
+N_SEEDS, STEPS = suite_size()
 
 
 @pytest.fixture(scope="module")
-def swarm() -> list[dict]:
+def swarm(background_swarm: Background | None) -> list[dict]:
+    """The swarm's results: started in the background at collection (tests/conftest.py), else run here."""
+    if background_swarm is not None and (background_swarm.seeds, background_swarm.steps) == (
+            list(range(N_SEEDS)), STEPS):
+        return list(background_swarm.results())
     return list(run_many(range(N_SEEDS), STEPS))
 
 

@@ -11,10 +11,15 @@ import os
 import time
 import traceback
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
 
 CHUNK = 8  # seeds per task: small enough to spread evenly, large enough to keep the pipe quiet
+
+
+def suite_size() -> tuple[int, int]:
+    """The test suite's swarm: (seeds, steps), 320 x 500 unless SIM_SEEDS / SIM_STEPS say otherwise."""
+    return int(os.environ.get("SIM_SEEDS", "320")), int(os.environ.get("SIM_STEPS", "500"))
 
 
 def _run_chunk(seeds: list[int], steps: int, clean: bool) -> list[dict]:
@@ -53,6 +58,44 @@ def run_many(seeds: Iterable[int], steps: int, *, workers: int | None = None,
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         for done in pool.map(_run_chunk, chunks, [steps] * len(chunks), [clean] * len(chunks)):
             yield from done
+
+
+def _lowest_priority(nice: int) -> None:
+    """A background worker takes only the CPU that the rest of the test suite leaves idle."""
+    try:
+        os.nice(nice)
+    except OSError:
+        pass
+
+
+class Background:
+    """The same seeds as `run_many`, started early on niced workers; `results()` waits for them.
+
+    The test suite starts the swarm as soon as it has collected it (tests/conftest.py): the rest of
+    the suite spends much of its time waiting on processes, sockets and browsers, and a niced worker
+    fills those idle cycles (at nice 19 it yields the CPU to any test that wants it). The seeds, the
+    steps and every check are those of `run_many`; only when they run changes.
+    """
+
+    def __init__(self, seeds: Iterable[int], steps: int, *, workers: int | None = None, nice: int = 19) -> None:
+        self.seeds = list(seeds)
+        self.steps = steps
+        workers = workers or os.cpu_count() or 1
+        chunks = [self.seeds[i:i + CHUNK] for i in range(0, len(self.seeds), CHUNK)]
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                         initializer=_lowest_priority, initargs=(nice,))
+        self._futures: list[Future] = [self._pool.submit(_run_chunk, c, steps, False) for c in chunks]
+
+    def results(self) -> Iterator[dict]:
+        """Every seed's result, chunk by chunk in seed order (a worker's crash raises here, as in run_many)."""
+        try:
+            for f in self._futures:
+                yield from f.result()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 FAULT_KINDS = ("fault:crash", "fault:terminal_crash", "fault:power_loss", "fault:partition", "fault:stale_restore",
