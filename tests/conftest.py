@@ -98,6 +98,15 @@ SWARM_TEST = "tests/test_simulation.py::test_every_seed_keeps_every_invariant_an
 _SWARM = pytest.StashKey[Background | None]()
 
 
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The swarm's module runs last (kept together, in its own order), so its background workers have
+    the whole suite's idle time to run in before the test waits for them."""
+    if os.environ.get("SIM_BACKGROUND", "1") == "0":
+        return
+    module = SWARM_TEST.split("::", 1)[0]
+    items.sort(key=lambda item: item.nodeid.split("::", 1)[0] == module)  # stable: every other order kept
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """The swarm (minutes of CPU) starts on niced workers as soon as it is collected, so it soaks up the
     cycles that the tests before it leave idle; its fixture collects the results. SIM_BACKGROUND=0 runs

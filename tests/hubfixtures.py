@@ -195,11 +195,20 @@ class HubProcess:
         return self.proc.pid
 
     def start(self) -> HubProcess:
+        return self.launch().wait_ready()
+
+    def launch(self) -> HubProcess:
+        """Start the process and return at once (`wait_ready` waits for /health; `start` does both)."""
         cmd = [*backroom_command(), "hub", "--db", self.db_url, "serve", "--host", "127.0.0.1",
                "--port", str(self.port), "--log-level", "warning"]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + self.startup_timeout
+        self._deadline = time.monotonic() + self.startup_timeout
+        return self
+
+    def wait_ready(self) -> HubProcess:
+        assert self.proc is not None, "launch() first"
+        deadline = self._deadline
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self.stop()
@@ -240,6 +249,21 @@ class HubProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def start_hubs(procs: Sequence[HubProcess]) -> list[HubProcess]:
+    """Start several hub processes at once (each spends a second or two importing) and wait for all;
+    if one fails to start, every one of them is stopped."""
+    try:
+        for p in procs:
+            p.launch()
+        for p in procs:
+            p.wait_ready()
+    except BaseException:
+        for p in procs:
+            p.stop()
+        raise
+    return list(procs)
 
 
 # -- a tiny chain with stock given line by line ---------------------------------------

@@ -23,7 +23,8 @@ import pytest
 from hub.db import make_engine
 from hub.service import Hub
 from tests.balance_world import A, BalanceWorld
-from tests.hubfixtures import HubProcess, backroom, drop_pg_database, fresh_pg_database, pg_server  # noqa: F401
+from tests.hubfixtures import (HubProcess, backroom, drop_pg_database, fresh_pg_database, pg_server,  # noqa: F401
+                               start_hubs)
 
 pytestmark = pytest.mark.slow
 
@@ -49,8 +50,7 @@ def test_two_hub_processes_run_one_pass_an_interval(shared_db: str, tmp_path: Pa
     env = {"BACKROOM_HUB_BALANCE_EVERY_S": str(EVERY_S), "BACKROOM_HUB_BALANCE_LEASE_S": "5"}
     procs = [HubProcess(shared_db, log_dir=tmp_path, env=env), HubProcess(shared_db, log_dir=tmp_path, env=env)]
     try:
-        for p in procs:
-            p.start()
+        start_hubs(procs)  # both at once: each spends a second or two starting
         time.sleep(WATCH_S)
     finally:
         for p in procs:

@@ -22,7 +22,8 @@ from node import runner
 from node.rules import SaleLine
 from node.service import Node
 from sync.client import HubClient
-from tests.hubfixtures import HubProcess, hub_backend_url, pg_server, tiny_chain, tiny_item  # noqa: F401 - fixtures
+from tests.hubfixtures import (HubProcess, hub_backend_url, pg_server, start_hubs, tiny_chain,  # noqa: F401 - fixtures
+                               tiny_item)
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +40,7 @@ class World:
         self.tokens = {"S001": hub.issue_token("store", "S001"), "web": hub.issue_token("web"),
                        "ops": hub.issue_token("ops")}
         hub.close()
-        self.procs = [HubProcess(url, log_dir=tmp).start(), HubProcess(url, log_dir=tmp).start()]
+        self.procs = start_hubs([HubProcess(url, log_dir=tmp), HubProcess(url, log_dir=tmp)])
         self.urls = [p.url for p in self.procs]
         self.node = Node(tmp / "S001.sqlite", terminal="T1", clerk="ann")
         self.client = HubClient(self.urls[0], self.tokens["S001"])

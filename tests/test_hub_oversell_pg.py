@@ -30,7 +30,7 @@ from node.rules import Policy, SaleLine
 from node.service import Node
 from sync.client import HubClient
 from tests.hubfixtures import (  # noqa: F401 - pg_server is a fixture
-    HubProcess, drop_pg_database, fresh_pg_database, pg_server, tiny_chain, tiny_item,
+    HubProcess, drop_pg_database, fresh_pg_database, pg_server, start_hubs, tiny_chain, tiny_item,
 )
 
 pytestmark = pytest.mark.slow
@@ -61,8 +61,7 @@ def test_two_hubs_never_oversell_a_scarce_sku(pg_url: str, tmp_path: Path) -> No
 
     procs = [HubProcess(pg_url, log_dir=tmp_path), HubProcess(pg_url, log_dir=tmp_path)]
     try:
-        for p in procs:
-            p.start()
+        start_hubs(procs)  # both at once: each spends a second or two starting
         urls = [p.url for p in procs]
 
         # the stores open from the hub and push their openings (their positions appear at the hub)
