@@ -183,3 +183,20 @@ class StoreForecaster:
             shape = level * by_hour[k % 24] * by_day[d]
             total += (sold.get(k, 0.0) + SLOT_PRIOR_HOURS * shape) / (seen[k] + SLOT_PRIOR_HOURS) * weight
         return total
+
+
+WEB = "~web"  # the web shop, where a forecast names a location (a promo's, the hub's kept sales and forecasts)
+
+
+def web_forecasts(sales: Iterable[tuple[str, Any, int]], when: Callable[[Any], datetime] | None = None, *,
+                  now: datetime, window: timedelta, history: timedelta, known: tuple[datetime, datetime],
+                  promos: Iterable[Promo] = ()) -> dict[str, float]:
+    """The web shop's demand per SKU over [now, now + window), by the stores' model (`StoreForecaster.store`).
+
+    The web shop is always online, so no hour in `known` is masked as an outage; outside it its
+    sales are unknown, not nothing: before the first the hub holds (the shop was not yet selling
+    through it) and after the last it has folded in (a cart's fate is known once its hold is
+    over). Only promos for every store apply to it.
+    """
+    return StoreForecaster([known], now=now, window=window, history=history, promos=promos,
+                           location=WEB).store(sales, when)

@@ -177,7 +177,7 @@ class Forecasts:
         for (s, k, h), u in folded.units.items():
             self._new[(s, k)].append((h, u))
 
-    def _when(self, hour: str) -> datetime:
+    def when(self, hour: str) -> datetime:
         t = self._hours.get(hour)
         if t is None:  # the middle of the hour stands for the sales in it
             t = self._hours[hour] = parse_stamp(hour) + timedelta(minutes=30)
@@ -207,7 +207,7 @@ class Forecasts:
                                          f"AND hour >= ? AND sku {any_sku}", (store, self.oldest, *params))
         rows += [(sku, hour, units) for (s, sku), new in self._new.items()
                  if s == store and (wanted is None or sku in wanted) for hour, units in new]
-        return self._forecaster(store).store(rows, self._when), len(rows)
+        return self._forecaster(store).store(rows, self.when), len(rows)
 
 
 @dataclass

@@ -19,11 +19,15 @@ alone until its turn comes, as is one the hub has heard from for less than
 `plan` decides every move. It plans each SKU on its own, and with no web
 demand given it decides a store's grant or release from that store's spot
 alone (tests/test_balance_pass.py holds it to that); so a SKU whose spots are
-unchanged would get back the moves it got last time, which were made. Only a
-transfer needs every location of the SKU: where a changed store would run
-short even with all of its own hub share (`plan` proposes a transfer from a
-stand-in with unlimited stock), and where a warehouse's stock changed, the
-SKU is planned again with all of its spots.
+unchanged would get back the moves it got last time, which were made. The
+plan of the changed spots alone is therefore given no web demand: the web's
+(balance_web.py) goes only to plans that see every location of a SKU (the
+full pass, the slices, and the SKUs planned wide), where it stays central and
+shares a scarce SKU with the stores by rate. The SKUs that need every
+location: where a changed store would run short even with all of its own hub
+share (`plan` proposes a transfer from a stand-in with unlimited stock), where
+a warehouse's stock changed, and where a changed store would be granted units
+of a SKU the web sells (its share may be the web's).
 
 Each pass also plans a slice of the catalog with every spot, the slices
 taking turns so that every SKU is planned whole once every `full_every` (a
@@ -44,10 +48,12 @@ from sqlalchemy import Connection
 
 from hub.db import driver_sql
 from hub.rules import BalanceSettings, Move, plan
+from hub.rules.forecasts import WEB
 from hub.service.balance_inputs import (
     Facts, Folded, Forecasts, cached_demand, chunks, fetch, fold_sales, online_intervals, positions_at,
     positions_of_skus, promos_in,
 )
+from hub.service.balance_web import fold_web, kept_web_demand, web_demand
 from sync.kinds import parse_stamp, stamp
 
 STAND_IN = "~elsewhere"  # the stand-in source with unlimited stock
@@ -109,14 +115,20 @@ class Pass:
         self.facts = facts = Facts.read(conn)
         self.stores = sorted(s for s, k in facts.kinds.items() if k == "store")
         out.folded = fold_sales(conn, now, cad.history)
+        web_known, web_new = fold_web(conn, now, cad.history, out.folded)
         out.heard = dict(driver_sql(conn, "SELECT id, last_seen FROM locations WHERE kind = 'store' "
                                           "AND last_seen IS NOT NULL").all())
         online = online_intervals(conn, now, cad.history, out.heard)
         start = now - cad.history
         facts.off_stores |= {s for s in self.stores if sum(
             (b - max(a, start) for a, b in online.get(s, ()) if b > start), timedelta()) < cad.min_seen}
-        self.fc = Forecasts(conn, now, window=self.st.window, history=cad.history, online=online,
-                            promos=promos_in(conn, now, cad.history, self.st.window), folded=out.folded)
+        promos = promos_in(conn, now, cad.history, self.st.window)
+        self.fc = Forecasts(conn, now, window=self.st.window, history=cad.history, online=online, promos=promos,
+                            folded=out.folded)
+        self.web: dict[str, float] | None = None  # the web's demand made this pass; None: read what was kept
+        if web_new:
+            self._web(out, web_demand(conn, now, window=self.st.window, history=cad.history, known_until=web_known,
+                                      promos=promos, folded=out.folded, when=self.fc.when))
         elapsed = (now - parse_stamp(last[1])) if last else cad.every
         changed = self._forecasts(out, elapsed)
         if full:
@@ -151,6 +163,7 @@ class Pass:
         for k in (k[4:] for k in out.dirty if k.startswith("sku:")):
             for s in driver_sql(conn, "SELECT DISTINCT store_id FROM balance_sales WHERE sku = ?", (k,)).scalars():
                 by_store[s].add(k)
+        by_store.pop(WEB, None)  # the web's forecast is made whole when its sales move (`_web`)
         for s, skus in by_store.items():
             if s in out.refreshed:
                 continue
@@ -167,6 +180,21 @@ class Pass:
             if moved or abs(d - old) > 0.1 * max(old, 1.0):
                 out.demand[key] = d
         return changed
+
+    def _web(self, out: Planned, made: dict[str, float]) -> None:
+        """The web's forecasts made this pass: used by its plans, and kept where they moved as a store's are."""
+        self.web = made
+        kept = kept_web_demand(self.conn)
+        for k in made.keys() | kept.keys():
+            d, old = made.get(k, 0.0), kept.get(k, 0.0)
+            if halves(d) != halves(old) or abs(d - old) > 0.1 * max(old, 1.0):
+                out.demand[(WEB, k)] = d
+
+    def _web_of(self, skus, cached: dict[tuple[str, str], float]) -> dict[str, float]:
+        """The web's demand for `skus`: made this pass, or as kept (in `cached`, the SKUs' kept forecasts)."""
+        if self.web is not None:
+            return {k: self.web[k] for k in skus if self.web.get(k, 0.0) > 0}
+        return {k: d for (s, k), d in cached.items() if s == WEB and d > 0}
 
     def _whole_store(self, out: Planned, store: str, fresh: dict) -> int:
         got, read = self.fc.store(store)
@@ -207,7 +235,7 @@ class Pass:
             cached = cached_demand(conn, skus=part)
             rows = [self.facts.spot(r, fresh.get((r[0], r[1]), cached.get((r[0], r[1]), 0.0)))
                     for r in positions_of_skus(conn, part)]
-            self._plan(out, rows, wide=True)
+            self._plan(out, rows, wide=True, web=self._web_of(part, cached))
 
     def _changed(self, out: Planned, changed: set[tuple[str, str]], cursor: int) -> None:
         conn, facts = self.conn, self.facts
@@ -228,19 +256,23 @@ class Pass:
         local = [facts.spot(r, demand.get((r[0], r[1]), 0.0)) for r in positions_at(conn, spots)]
         stand_ins = [(STAND_IN, k, "warehouse", 0, 0, 0, 0, _UNLIMITED, 0, 0, 0.0, None, False, 0, 0)
                      for k in sorted({r[1] for r in local})]
-        short = {m.sku for m in plan(local + stand_ins, self.st) if m.kind == "transfer"}
-        wide |= short
-        self._plan(out, [r for r in local if r[1] not in short], wide=False)
+        found = plan(local + stand_ins, self.st)
+        short = {m.sku for m in found if m.kind == "transfer"}
+        # A grant made from the store's spot alone would take the web's share too where the SKU is scarce,
+        # which only all of the SKU's spots tell: where the web sells, a SKU with a grant is planned wide.
+        granting = {m.sku for m in found if m.kind == "grant"} - short
+        wide |= short | self._web_of(granting, self._cached_at({(WEB, k) for k in granting})).keys()
+        self._plan(out, [r for r in local if r[1] not in wide], wide=False)
         if wide:
             cached = cached_demand(conn, skus=wide)
             rows = [facts.spot(r, self.fresh.get((r[0], r[1]), cached.get((r[0], r[1]), 0.0)))
                     for r in positions_of_skus(conn, sorted(wide))]
-            self._plan(out, rows, wide=True)
+            self._plan(out, rows, wide=True, web=self._web_of(wide, cached))
 
     # -- planning ------------------------------------------------------------------------------
 
-    def _plan(self, out: Planned, rows: list[tuple], *, wide: bool) -> None:
-        moves = plan(rows, self.st)
+    def _plan(self, out: Planned, rows: list[tuple], *, wide: bool, web: dict[str, float] | None = None) -> None:
+        moves = plan(rows, self.st, web_demand=web)
         out.moves += moves
         out.spots += len(rows)
         if wide:
@@ -249,7 +281,7 @@ class Pass:
         for m in moves:
             if m.kind == "grant":
                 granted[(m.location, m.sku)] += m.qty
-        every = self.cad.every / self.st.window
+        every, low = self.cad.every / self.st.window, 1.0 - self.st.hysteresis
         for (loc, sku, kind, _, quota, _, in_flight, _, _, _, demand, pinned, off, asked, incoming) in rows:
             if kind != "store":
                 continue
@@ -265,7 +297,10 @@ class Pass:
             below = target - 1 - incoming + asked
             margin = ceil(demand * 2 * every) + self.st.min_move
             has = quota + in_flight + granted.get((loc, sku), 0)
-            if has <= below + margin:
+            # Left under its band where the web sells: its share of a scarce SKU, the rest the web's. A pull
+            # plans the spot with no web demand and would grant the rest; the next wide plan tops it up.
+            shared = web is not None and web.get(sku, 0.0) > 0 and has + incoming - asked < target * low
+            if has <= below + margin and not shared:
                 out.watch[(loc, sku)] = below
             elif not out.watch_all:
                 out.watch[(loc, sku)] = None
