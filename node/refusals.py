@@ -3,9 +3,9 @@
 Nothing of a refused sale reaches the ledger (no stock, quota or sequence moves), so the hub would never
 hear of it. The node keeps a small record apart instead: one row per refusal (business date in the
 store's zone, SKU, units, when, terminal and clerk, and where: `sale` or `till`), written in its own
-transaction after the refusal. A refused sale is kept under its operation id, once: a terminal that crashes and
-retries it under the same id turned one walk-in away, not two. The end-of-day snapshot carries each SKU's units and times turned away
-that business date, and the nightly report counts them.
+transaction after the refusal. A refused sale is kept under its operation id, once: a terminal that crashes
+and retries it under the same id turned one walk-in away, not two. The end-of-day snapshot carries each SKU's
+units and times turned away that business date, and the nightly report counts them.
 """
 
 from __future__ import annotations

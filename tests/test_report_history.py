@@ -30,16 +30,19 @@ def _ledger(hub, store: str, before: str) -> dict[str, int]:  # noqa: ANN001
     return {sku: int(n) for sku, n in rows}
 
 
-def test_a_rerun_for_an_old_date_after_more_days_says_the_same(hub_backend_url: str, tmp_path: Path) -> None:  # noqa: F811
+def test_a_rerun_for_an_old_date_after_more_days_says_the_same(
+        hub_backend_url: str, tmp_path: Path) -> None:  # noqa: F811
     day = build_day(hub_backend_url, tmp_path)
     hub, s1, s3 = day.hub, day.nodes["S001"], day.nodes["S003"]
     day.push("S003", "2025-03-11T07:00:00")  # the late store's day arrives (tests/test_report.py: its revision)
     first = {s: _rows(hub, DAY, s) for s in ("S001", "S003")}
     assert [r[0] for r in first["S003"]] == [A.sku]  # S003 has never had B
 
-    # Two more days: S001 sells on, S003 receives B for the first time; every store pushes.
-    day.clock.at("2025-03-11T10:00:00"); s1.sell("s1-next", [SaleLine(A.sku, 2, 500)])
-    day.clock.at("2025-03-12T09:00:00"); s3.receive("s3-b", B.sku, 4)
+    # Two more days: S001 sells on, S003 receives B for the first time; both push.
+    day.clock.at("2025-03-11T10:00:00")
+    s1.sell("s1-next", [SaleLine(A.sku, 2, 500)])
+    day.clock.at("2025-03-12T09:00:00")
+    s3.receive("s3-b", B.sku, 4)
     for s in ("S001", "S003"):
         day.push(s, "2025-03-12T12:00:00")
 

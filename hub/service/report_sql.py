@@ -98,7 +98,8 @@ SELECT store_id, sku,
   {(',' + chr(10) + '  ').join(f'{expr} AS {name}' for name, expr in cols.items())}
 FROM (
   SELECT e.store_id AS store_id, e.sku AS sku, e.on_hand_delta AS dl, e.qty AS qty, e.amount AS amt,
-    e.over_quota AS oq, e.quota_delta AS qd, 0 AS pdl, 0 AS pqd, CASE WHEN e.kind = '{Kind.COUNT}' THEN e.at END AS at, {_KIND} AS k,
+    e.over_quota AS oq, e.quota_delta AS qd, 0 AS pdl, 0 AS pqd,
+    CASE WHEN e.kind = '{Kind.COUNT}' THEN e.at END AS at, {_KIND} AS k,
     CASE WHEN e.at >= d.hi THEN {AFTER} WHEN e.at >= d.lo THEN {DAY} ELSE {DAY_BEFORE} END AS ph
   FROM report_days d {'JOIN' if pg else 'CROSS JOIN'} store_entries e ON e.store_id = d.store_id AND e.at >= d.plo
   UNION ALL
