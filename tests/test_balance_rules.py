@@ -62,7 +62,8 @@ def chains(draw):
     spots = [s for sku in skus for s in draw(spots_for(sku, n_stores))]
     web = {sku: draw(st.sampled_from([0.0, 0.0, 5.0, 40.0, 400.0])) for sku in skus}
     cfg = BalanceSettings(min_move=draw(st.integers(1, 4)), hysteresis=draw(st.sampled_from([0.0, 0.25, 0.5])),
-                          release_above=draw(st.sampled_from([1.5, 2.0, 3.0])))
+                          release_above=draw(st.sampled_from([1.5, 2.0, 3.0, 5.0])),
+                          top_up=draw(st.sampled_from([1.0, 1.5, 3.0])), web_cover=draw(st.sampled_from([0.0, 1.0, 3.0])))
     return spots, web, cfg
 
 
@@ -184,10 +185,13 @@ def store(loc: str, *, quota: int = 0, hub_share: int = 0, demand: float = 0.0, 
 
 
 def test_a_store_selling_out_is_topped_up_from_its_own_hub_share() -> None:
-    moves = plan([store("S003", quota=12, hub_share=40, demand=34.0), store("S004", hub_share=90)], SETTINGS)
-    # Past the target, to 1.5 x 34 = 51: the next grant is a band away, not 2 units away.
-    assert [(m.kind, m.location, m.qty) for m in moves] == [("grant", "S003", 39)]
+    moves = plan([store("S003", quota=12, hub_share=200, demand=34.0), store("S004", hub_share=90)], SETTINGS)
+    # Past the target, to top_up x 34 = 102: one grant lasts a while, rather than 2 units at a time.
+    assert [(m.kind, m.location, m.qty) for m in moves] == [("grant", "S003", 90)]
     assert moves[0].reason == "S003 sells 4.1/h; 8 h + 15 min needs 34, has 12"
+    # As far as its own hub share goes.
+    moves = plan([store("S003", quota=12, hub_share=40, demand=34.0), store("S004", hub_share=90)], SETTINGS)
+    assert [(m.kind, m.location, m.qty) for m in moves] == [("grant", "S003", 40)]
 
 
 def test_a_grant_never_reaches_past_the_stores_own_promisable() -> None:
@@ -196,9 +200,24 @@ def test_a_grant_never_reaches_past_the_stores_own_promisable() -> None:
     assert [(m.kind, m.location, m.qty) for m in moves if m.kind == "grant"] == [("grant", "S1", 4)]
 
 
-def test_a_store_holding_five_times_its_demand_is_asked_to_release() -> None:
-    moves = plan([store("S1", quota=50, demand=10.0)], SETTINGS)
-    assert [(m.kind, m.location, m.qty) for m in moves] == [("release", "S1", 37)]  # keeps 10 * 1.25
+def test_a_store_holding_six_times_its_demand_is_asked_to_release() -> None:
+    moves = plan([store("S1", quota=60, demand=10.0)], SETTINGS)
+    assert [(m.kind, m.location, m.qty) for m in moves] == [("release", "S1", 47)]  # keeps 10 * 1.25
+    assert plan([store("S1", quota=50, demand=10.0)], SETTINGS) == []  # not past release_above (5)
+
+
+def test_while_the_web_is_short_stores_give_back_what_they_hold_past_a_little_over_target() -> None:
+    # 30 units in quota for 10 of demand is inside the band; the web wants 20 a window and can reach
+    # none (web_cover 3 windows: 60): S1 gives back to 10 * 1.25.
+    spots = [store("S1", quota=30, demand=10.0), store("S2", quota=2, hub_share=50, demand=10.0)]
+    assert plan(spots[:1], SETTINGS) == []
+    moves = plan(spots, SETTINGS, web_demand={"K": 20.0})
+    # S2's grant fills it only to 13 as well; the 39 left at S2 and the 17 S1 gives serve the web.
+    assert sorted((m.kind, m.location, m.qty) for m in moves) == [("grant", "S2", 11), ("release", "S1", 17)]
+    # With the web covered (its 20 a window, 3 windows, from the warehouse), both keep the normal bands.
+    wh = Spot("W1", "K", "warehouse", 60, 0, 0, 0, 60, 0)
+    moves = plan(spots + [wh], SETTINGS, web_demand={"K": 20.0})
+    assert [(m.kind, m.location, m.qty) for m in moves] == [("grant", "S2", 28)]
 
 
 def test_small_differences_are_left_alone() -> None:
@@ -211,9 +230,9 @@ def test_a_store_with_no_quota_left_gets_its_last_unit() -> None:
     # Below min_move, but the store has nothing to sell its walk-ins from without it.
     moves = plan([store("S1", quota=0, hub_share=1, demand=0.3)], SETTINGS)
     assert [(m.kind, m.location, m.qty) for m in moves] == [("grant", "S1", 1)]
-    # Selling under a unit over the window, a store still aims at least_target (2): topped up to 3.
+    # Selling under a unit over the window, a store still aims at least_target (2): topped up to 3 x 2.
     moves = plan([store("S1", quota=1, hub_share=9, demand=0.3)], SETTINGS)
-    assert [(m.kind, m.location, m.qty) for m in moves] == [("grant", "S1", 2)]
+    assert [(m.kind, m.location, m.qty) for m in moves] == [("grant", "S1", 5)]
 
 
 def test_under_scarcity_the_store_and_the_web_share_by_rate() -> None:

@@ -19,11 +19,16 @@ claimant gets the same fraction of its demand (water-filling; a store cannot
 get more than the units it has), rather than whoever asked first.
 
 Small differences are left alone: a grant waits until the quota falls below
-`1 - hysteresis` of its target, a release until it rises above `release_above`
-times the target, and no move is smaller than `min_move`, but one: a store with
-no quota left gets the last of its own hub share, however little (else its
-walk-ins are refused online with units on its shelf). A store that sells a
-SKU at all aims at `least_target` units at least. A plan's moves
+`1 - hysteresis` of its target and then fills it to `top_up` times the target,
+a release waits until it rises above `release_above` times the target, and no
+move is smaller than `min_move`, but one: a store with no quota left gets the
+last of its own hub share, however little (else its walk-ins are refused
+online with units on its shelf). A store that sells a SKU at all aims at
+`least_target` units at least. Those wide bands make few moves, but they
+leave units in the stores' quota; so while what the web can reach (the hub
+shares and the releases asked, less the grants) covers less than `web_cover`
+windows of its demand, the bands narrow to a little over the target, and
+stores holding more give it back. A plan's moves
 bring every store inside those bands, so planning again over the state the
 moves leave behind (grants in flight or applied, releases pending, transfers
 ordered or arrived) moves nothing. Only a release once answered can bring
@@ -42,68 +47,17 @@ the spots may be split by SKU across processes and the moves joined.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
-from datetime import timedelta
+from dataclasses import fields
 from itertools import groupby
 from math import ceil
 from operator import attrgetter, itemgetter
 
+from hub.rules.balance_terms import SPOT_FIELDS, BalanceSettings, Move, Spot, span
 
-@dataclass(frozen=True)
-class BalanceSettings:
-    horizon: timedelta = timedelta(hours=8)  # the outage a store must ride out on its own quota
-    sync_interval: timedelta = timedelta(minutes=15)
-    min_move: int = 2
-    hysteresis: float = 0.25  # a grant waits until quota is below (1 - hysteresis) of its target
-    release_above: float = 3.0  # a release waits until quota is above this many times its target (a delivery
-    # joins the quota: at 2x, 82% of releases gave back what a delivery had brought within the day)
-    least_target: int = 2  # a store that sells a SKU at all aims at no less quota than this
-
-    def __post_init__(self) -> None:
-        if (self.min_move < 1 or not 0.0 <= self.hysteresis < 1.0 or self.release_above < 1.0
-                or self.least_target < 0):
-            raise ValueError(f"min_move >= 1, 0 <= hysteresis < 1, release_above >= 1 and least_target >= 0, "
-                             f"not {self}")
-
-    @property
-    def window(self) -> timedelta:
-        """What a store's quota must cover: the outage, and the sync that ends it."""
-        return self.horizon + self.sync_interval
+__all__ = ["SPOT_FIELDS", "BalanceSettings", "Move", "Spot", "plan"]
 
 
-@dataclass(frozen=True, slots=True)
-class Spot:
-    """One SKU at one location as the balancer sees it."""
-
-    location: str
-    sku: str
-    kind: str  # "store" | "warehouse"
-    on_hand: int
-    quota: int
-    held: int
-    in_flight: int
-    hub_share: int
-    reserved: int
-    safety_buffer: int = 0
-    demand: float = 0.0  # forecast walk-in units over horizon + sync interval
-    pinned: int | None = None  # ops pinned this store's quota for this SKU: leave it
-    off: bool = False  # balancer switched off for this store or SKU
-    asked: int = 0  # release already requested and not yet answered
-    incoming: int = 0  # units of transfers ordered to here that have not arrived (they join the quota)
-
-
-SPOT_FIELDS = tuple(f.name for f in fields(Spot))
 _as_row = attrgetter(*SPOT_FIELDS)
-
-
-@dataclass(frozen=True)
-class Move:
-    kind: str  # "grant" | "release" | "transfer"
-    sku: str
-    qty: int
-    location: str  # grant: the store that gets quota; release: the store asked; transfer: the destination
-    source: str | None = None  # transfer: where the units come from
-    reason: str = ""  # one sentence ops can read
 
 
 def plan(spots: Iterable[Spot | tuple], settings: BalanceSettings = BalanceSettings(), *,
@@ -168,7 +122,10 @@ def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, move
     # quota it will have, units, promisable, demand, unused quota, target, the demand's full target,
     # how far the hub share and the pending releases are under the safety buffer).
     near: list[tuple] = []
+    roomy: list[tuple] = []  # inside the band but over what they would keep while the web is short
+    give_above = 1.0 + 2.0 * st.hysteresis
     fixed_free = surplus = 0  # what could serve the web: promisable where no quota moves, units past targets
+    central = 0  # what the web can reach at the stores the balancer moves: hub share, and releases asked
     for (loc, _, kind, _, quota, _, in_flight, hub_share, _, buffer, demand, pinned, off, asked, incoming) in rows:
         if kind != "store" or pinned is not None or off:
             if hub_share > buffer:
@@ -184,13 +141,27 @@ def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, move
         units = has + asked + hub_share - buffer
         if units > target:
             surplus += units - target
+        free = hub_share - buffer if hub_share > buffer else 0
+        central += free + asked
         if has < target * low or has > release_above * target:
-            near.append((loc, has, units if units > 0 else 0, hub_share - buffer if hub_share > buffer else 0,
-                         demand, quota - asked, target, want, buffer - hub_share - asked))
+            near.append((loc, has, units if units > 0 else 0, free, demand, quota - asked, target, want,
+                         buffer - hub_share - asked))
+        elif has > give_above * target + st.min_move and web > 0:
+            roomy.append((loc, has, units if units > 0 else 0, free, demand, quota - asked, target, want,
+                          buffer - hub_share - asked))
     ratio = 1.0
     if web > 0 and fixed_free + surplus < web:
         ratio, near = _scarce(rows, st, fixed_free, web)
+    planned = len(moves)
     short, granted = _grants_and_releases(sku, near, st, moves, ratio < 1.0)
+    # The web is short when what it can reach, less what these grants take, covers under web_cover
+    # windows of its demand: its demand over one window says little of what it takes before the next
+    # delivery, and a delivery joins the stores' quota. Then stores give back what they hold past a
+    # little over their target, and grants fill only to that. Judged after the grants, so that the
+    # next plan, over the state these moves leave, judges the same.
+    if ratio == 1.0 and web > 0 and fixed_free + central - sum(granted.values()) < st.web_cover * web:
+        del moves[planned:]
+        short, granted = _grants_and_releases(sku, near + roomy, st, moves, pressed=True)
     if short:
         _transfers(sku, rows, short, granted, ratio, web, st, moves)
 
@@ -232,23 +203,26 @@ def _fill(claims: list[tuple[int, float]], supply: int, web: float) -> float:
 
 
 def _grants_and_releases(sku: str, near: list[tuple], st: BalanceSettings, moves: list[Move],
-                         scarce: bool = False) -> tuple[list[tuple], dict[str, int]]:
+                         scarce: bool = False, pressed: bool = False) -> tuple[list[tuple], dict[str, int]]:
     """Grants and release requests for the stores near a move; and the stores still short after them.
 
-    A grant tops the quota up past the target, to `1 + 2 * hysteresis` times it (never past
-    `release_above` times it), so that the next grant is as far off below the target as
-    the top-up is above it; under scarcity only to the store's share.
+    A grant tops the quota up well past the target, to `top_up` times it (never past
+    `release_above` times it), so that one grant lasts a while; under scarcity only to the
+    store's share, and while the web is short (`pressed`) to `1 + hysteresis` times it. A
+    release leaves `1 + hysteresis` times the target; while the web is short it is asked of
+    every store over `1 + 2 * hysteresis` times its target.
     """
-    min_move, low, keep_up, release_above = st.min_move, 1.0 - st.hysteresis, 1.0 + st.hysteresis, st.release_above
+    min_move, low, keep_up = st.min_move, 1.0 - st.hysteresis, 1.0 + st.hysteresis
+    release_above = 1.0 + 2.0 * st.hysteresis if pressed else st.release_above
     short: list[tuple] = []
     granted: dict[str, int] = {}
-    hours, window = st.window.total_seconds() / 3600, _span(st.window)
+    hours, window = st.window.total_seconds() / 3600, span(st.window)
     for loc, has, units, free, demand, unused, target, want, stuck in near:
         if has < target * low:
             # Top up past the target, to where the next grant is as far off as the band allows: a grant
             # only to the target is soon under it again (2-unit top-ups). Under scarcity only the share.
-            top = target if scarce else min(ceil(target * (keep_up + st.hysteresis)),
-                                            int(target * release_above + 1e-9))
+            top = target if scarce else ceil(target * keep_up) if pressed else \
+                min(ceil(target * st.top_up), int(target * release_above + 1e-9))
             qty = min(max(top - has, min_move), free)
             # Less than min_move only to a store with no quota left, and then all its hub share holds:
             # otherwise its walk-ins are refused online with units on its shelf.
@@ -301,7 +275,7 @@ def _transfers(sku: str, rows: list[tuple], short: list[tuple], granted: dict[st
             sources.append([kind == "store", -offer, loc])  # a warehouse first: its stock only waits to be sent
     sources.sort()
     spare = int(spare)
-    window = _span(st.window)
+    window = span(st.window)
     short.sort()
     for _, dest, lack, want, after in short:
         for src in sources:
@@ -315,9 +289,3 @@ def _transfers(sku: str, rows: list[tuple], short: list[tuple], granted: dict[st
                 f"{src[2]} has {sku} sitting; {dest} needs {want} over {window}, has {after}")))
             if lack < min_move:
                 break
-
-
-def _span(td: timedelta) -> str:
-    minutes = int(td.total_seconds() // 60)
-    h, m = divmod(minutes, 60)
-    return " + ".join(p for p in (f"{h} h" if h else "", f"{m} min" if m else "") if p) or "0 min"
