@@ -102,6 +102,7 @@ FROM (
     CASE WHEN e.kind = '{Kind.COUNT}' THEN e.at END AS at, {_KIND} AS k,
     CASE WHEN e.at >= d.hi THEN {AFTER} WHEN e.at >= d.lo THEN {DAY} ELSE {DAY_BEFORE} END AS ph
   FROM report_days d {'JOIN' if pg else 'CROSS JOIN'} store_entries e ON e.store_id = d.store_id AND e.at >= d.plo
+  WHERE e.at >= ?
   UNION ALL
   SELECT p.location, p.sku, 0, 0, 0, 0, 0, p.on_hand, p.quota, NULL, -1, {POSITION}
   FROM report_days d JOIN locations l ON l.id = d.store_id AND l.kind = 'store'
@@ -162,7 +163,11 @@ def begin_day(conn: Connection, days: Sequence[tuple[str, str, str, str]], *, be
                      f"lo VARCHAR(40), hi VARCHAR(40)){end}")
     if days:
         driver_sql(conn, "INSERT INTO report_days (store_id, plo, lo, hi) VALUES (?, ?, ?, ?)", list(days))
-    driver_sql(conn, _pairs_sql(pg, before))
+    if pg:  # its size, for the join's plan (a temporary table has no statistics until analysed)
+        driver_sql(conn, "ANALYZE report_days")
+    # The earliest start as a value the planner sees: from the column's statistics PostgreSQL then knows how few
+    # entries a recent day is, and reads them by store_entries_at instead of scanning the whole table
+    driver_sql(conn, _pairs_sql(pg, before), (min((d[1] for d in days), default=""),))
     driver_sql(conn, _UNSEEN)
     if pg:  # what the later queries filter and join on; every column would take longer than the queries
         driver_sql(conn, "ANALYZE report_pairs (store_id, sku, opening, outflow, counts_made, ledger_closing)")
