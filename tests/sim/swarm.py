@@ -73,24 +73,34 @@ class Background:
 
     The test suite starts the swarm as soon as it has collected it (tests/conftest.py): the rest of
     the suite spends much of its time waiting on processes, sockets and browsers, and a niced worker
-    fills those idle cycles (at nice 19 it yields the CPU to any test that wants it). The seeds, the
-    steps and every check are those of `run_many`; only when they run changes.
+    fills those idle cycles (at nice 19 it yields the CPU to any test that wants it). When `results()`
+    is called, the chunks no worker has started yet are taken back and run at normal priority, as
+    `run_many` would run them, so a machine busy with other work cannot starve the swarm's test. The
+    seeds, the steps and every check are those of `run_many`; only when and where they run changes.
     """
+
+    CHUNK = 4  # smaller than run_many's: what is left running niced when the test arrives is little
 
     def __init__(self, seeds: Iterable[int], steps: int, *, workers: int | None = None, nice: int = 19) -> None:
         self.seeds = list(seeds)
         self.steps = steps
-        workers = workers or os.cpu_count() or 1
-        chunks = [self.seeds[i:i + CHUNK] for i in range(0, len(self.seeds), CHUNK)]
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+        self.workers = workers or os.cpu_count() or 1
+        self._chunks = [self.seeds[i:i + self.CHUNK] for i in range(0, len(self.seeds), self.CHUNK)]
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
                                          initializer=_lowest_priority, initargs=(nice,))
-        self._futures: list[Future] = [self._pool.submit(_run_chunk, c, steps, False) for c in chunks]
+        self._futures: list[Future] = [self._pool.submit(_run_chunk, c, steps, False) for c in self._chunks]
 
     def results(self) -> Iterator[dict]:
         """Every seed's result, chunk by chunk in seed order (a worker's crash raises here, as in run_many)."""
         try:
-            for f in self._futures:
-                yield from f.result()
+            left = [i for i, f in enumerate(self._futures) if f.cancel()]  # not started: run them here, at full speed
+            done: dict[int, list[dict]] = {}
+            if left:
+                rest = [s for i in left for s in self._chunks[i]]
+                by_seed = {r["seed"]: r for r in run_many(rest, self.steps, workers=self.workers)}
+                done = {i: [by_seed[s] for s in self._chunks[i]] for i in left}
+            for i, f in enumerate(self._futures):
+                yield from done[i] if i in done else f.result()
         finally:
             self.close()
 
