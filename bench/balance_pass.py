@@ -14,6 +14,10 @@ One run, in a temporary folder, on SQLite (the hub's default):
    hour (8:00-20:00, busier at noon and at five, Saturdays a third more), over
    its stocked SKUs by a Zipf popularity of its own. Each store was heard from
    all along but for a few outages of one to six hours (`store_contacts`).
+   The web shop's orders of the same four weeks (`--web` of the chain's
+   demand, over the whole catalog by a Zipf popularity of its own, in the same
+   rhythm) as the hub keeps them: committed reservations at the warehouse, one
+   per SKU and hour; the balancer folds them in itself (hub/service/balance_web.py).
 3. Every forecast made once (`Hub.rebalance` with every store's turn at once and
    the balancer switched off for every store, so it moves nothing), timed as
    "every forecast"; then a full plan's grants and releases applied to the
@@ -26,9 +30,12 @@ One run, in a temporary folder, on SQLite (the hub's default):
    as its ledger entries, positions and changefeed rows, the way a push leaves
    them), the clock moves five minutes, and one scheduled pass runs, timed: the
    pass the hub runs every `balance_every_s`.
+7. One more round, in which an hour of web orders has just settled (the web's
+   read position set an hour back): the pass that reads the web's new hour and
+   makes every SKU's web forecast again, once an hour, timed.
 
 The table is for people; the last line is one JSON object: `pass_s` (the
-median scheduled pass), `floor_s`, `ratio` (pass / floor), `full_pass_s`,
+median scheduled pass), `web_hour_pass_s` (step 7), `floor_s`, `ratio` (pass / floor), `full_pass_s`,
 `full_ratio`, `forecast_all_s`, and the chain's size.
 """
 
@@ -54,6 +61,7 @@ add_repo_to_path()
 
 from fixtures.chain import generate_chain  # noqa: E402
 from hub.db import RowWriter, driver_sql  # noqa: E402
+from hub.rules.forecasts import WEB  # noqa: E402
 from hub.service import Hub  # noqa: E402
 from hub.service.balance_inputs import fetch  # noqa: E402
 from hub.service.balance_pass import Pass  # noqa: E402
@@ -69,7 +77,7 @@ _SALES = RowWriter("balance_sales", [("store_id", "varchar"), ("sku", "varchar")
                                      ("units", "integer")])
 
 
-def build(hub: Hub, skus: int, stores: int, rate: float, rng: random.Random) -> dict:
+def build(hub: Hub, skus: int, stores: int, rate: float, web: float, rng: random.Random) -> dict:
     chain = generate_chain(skus, stores)
     now = stamp(NOW)
     stocked: dict[str, list[str]] = {}
@@ -95,7 +103,32 @@ def build(hub: Hub, skus: int, stores: int, rate: float, rng: random.Random) -> 
             continue
         stocked[loc.id] = list(on_hand)
         n_sales += _history(hub, loc.id, stocked[loc.id], rate, rng)
-    return {"chain": chain, "positions": n_pos, "sales_rows": n_sales, "stocked": stocked}
+    web_rate = rate * len(stocked) * web / (1 - web)
+    n_web = _web_orders(hub, [i.sku for i in chain.catalog], chain.locations[-1].id, web_rate, rng)
+    return {"chain": chain, "positions": n_pos, "sales_rows": n_sales, "stocked": stocked, "web_rows": n_web}
+
+
+def _web_orders(hub: Hub, skus: list[str], warehouse: str, rate: float, rng: random.Random) -> int:
+    """The web shop's orders over the history: committed reservations at the warehouse, one per SKU and hour."""
+    order, cum = _popularity(skus, rng)
+    rows = []
+    day0 = (NOW - timedelta(days=HISTORY_DAYS)).replace(hour=0)
+    for d in range(HISTORY_DAYS + 1):
+        day = day0 + timedelta(days=d)
+        weekly = 1.33 if day.weekday() == 5 else 0.0 if day.weekday() == 6 else 1.0
+        for h in OPEN:
+            t = day.replace(hour=h)
+            if t >= NOW.replace(minute=0) or not weekly:
+                break
+            units = Counter(order[bisect.bisect_left(cum, rng.random() * cum[-1])]
+                            for _ in range(max(0, int(rng.gauss(rate * HOUR_SHAPE[h] * weekly, 3) + 0.5))))
+            at = stamp(t + timedelta(minutes=30))
+            rows += [(f"W-{len(rows) + i}", warehouse, k, u, "done", None, False, at, "ship")
+                     for i, (k, u) in enumerate(units.items())]
+    with hub.engine.begin() as conn:
+        driver_sql(conn, "INSERT INTO reservations (reservation_id, location, sku, qty, status, expires_at, at_risk, "
+                         "created_at, how) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return len(rows)
 
 
 def _popularity(skus: list[str], rng: random.Random) -> tuple[list[str], list[float]]:
@@ -209,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stores", type=int, help="stores (default 500; quick 40)")
     p.add_argument("--skus", type=int, help="catalog size (default 20,000; quick 2,000)")
     p.add_argument("--rate", type=float, help="walk-in units a store sells an open hour (default 60; quick 30)")
+    p.add_argument("--web", type=float, default=0.3, help="the web shop's share of the chain's demand (0.3)")
     p.add_argument("--rounds", type=int, help="scheduled passes timed (default 3; quick 2)")
     p.add_argument("--dir", help="where to keep the temporary database (default: a new temp dir)")
     a = p.parse_args(argv)
@@ -221,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         hub = Hub.open(f"sqlite:///{work / 'hub.sqlite'}", clock=lambda: clock[0])
         t = time.perf_counter()
-        built = build(hub, skus, stores, rate, rng)
+        built = build(hub, skus, stores, rate, a.web, rng)
         build_s = time.perf_counter() - t
         every_store = replace(hub.cadence, refresh_rows=10**12)
         hub.cadence = every_store
@@ -247,6 +281,13 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             done = hub.rebalance(scheduled=True)
             passes.append((time.perf_counter() - t, sold, done))
+        sold = five_minutes_of_sales(hub, built["stocked"], rate, clock[0], rng)
+        clock[0] += STEP
+        with hub.engine.begin() as conn:  # as if an hour of web orders had just settled (its orders read again)
+            driver_sql(conn, "UPDATE balance_stores SET seq = seq - 3600 WHERE store_id = ?", (WEB,))
+        t = time.perf_counter()
+        web_hour = hub.rebalance(scheduled=True)
+        web_hour_s = time.perf_counter() - t
         hub.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -258,10 +299,13 @@ def main(argv: list[str] | None = None) -> int:
         ("floor: read every position", floor_s, n_positions, "", ""),
         ("full pass (every SKU)", full_s, full["spots"], len(full["moves"]), ""),
         *((f"scheduled pass {i + 1}", s, d["spots"], len(d["moves"]), sold) for i, (s, sold, d) in enumerate(passes)),
+        ("scheduled pass, a web hour settled", web_hour_s, web_hour["spots"], len(web_hour["moves"]), sold),
     ], title=(f"Balancer pass{' (quick)' if q else ''}: {stores} stores x {skus:,} SKUs, {n_positions:,} positions, "
-              f"{built['sales_rows']:,} hours of sales kept, {rate:g} units an open hour a store (SQLite)"))
+              f"{built['sales_rows']:,} hours of sales kept, {rate:g} units an open hour a store, "
+              f"{built['web_rows']:,} web orders ({a.web:.0%} of demand) (SQLite)"))
     emit_json({"quick": q, "stores": stores, "skus": skus, "positions": n_positions, "sales_rows": built["sales_rows"],
-               "pass_s": pass_s, "floor_s": floor_s, "ratio": pass_s / floor_s, "full_pass_s": full_s,
+               "pass_s": pass_s, "web_hour_pass_s": web_hour_s, "web_rows": built["web_rows"], "floor_s": floor_s,
+               "ratio": pass_s / floor_s, "full_pass_s": full_s,
                "full_ratio": full_s / floor_s, "forecast_all_s": forecast_all_s,
                "pass_moves": [len(d["moves"]) for _, _, d in passes], "pass_spots": [d["spots"] for _, _, d in passes]})
     return 0
