@@ -112,3 +112,117 @@ def test_every_route_named_is_served(tmp_path: Path) -> None:
         for method, path in re.findall(r"`(GET|POST|PUT|DELETE) (/[^`\s]+)`", text(page)):
             shape = re.sub(r"\{[^}]+\}", "{}", path)
             assert (method, shape) in served, f"{page.name} names {method} {path}, which the hub does not serve"
+
+
+def _table(page: Path, start: str) -> list[list[str]]:
+    """The rows of the first Markdown table after `start` in `page`, as cells without their outer spaces."""
+    rest = text(page)[text(page).index(start):]
+    rows = []
+    for line in rest.splitlines():
+        if line.startswith("|"):
+            rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+        elif rows:
+            break
+    return rows[2:]  # after the header and its rule
+
+
+def raised_incident_kinds() -> set[str]:
+    """Every incident kind the hub's code can record, read from where it records them: a rule's
+    `s.problem("kind", ...)`, a reference check's `("kind", f"...")` answer, `_note_incident(..., "kind", ...)`."""
+    kinds = set()
+    for src in (ROOT / "hub").rglob("*.py"):
+        code = src.read_text()
+        kinds |= set(re.findall(r"\bproblem\(\s*\"([a-z_]+)\"", code))
+        kinds |= set(re.findall(r"(?:return None, |return \[)\(\"([a-z_]+)\",\s*f\"", code))
+        kinds |= set(re.findall(r"_note_incident\(\w+, \w+, \"([a-z_]+)\"", code))
+    return kinds
+
+
+def test_every_incident_kind_in_the_runbook_is_one_the_hub_records_and_back() -> None:
+    raised = raised_incident_kinds()
+    # The reader above must see the hub's ways of recording one; else an empty set would pass anything.
+    assert {"divergence", "push_refused", "shortfall", "unknown_reference", "transfer_mismatch"} <= raised, raised
+    named = {k for row in _table(RUNBOOK, "## Incidents") for k in re.findall(r"`([a-z_]+)`", row[0])}
+    assert named - raised == set(), f"the runbook names incident kinds the hub never records: {named - raised}"
+    assert raised - named == set(), f"incident kinds the runbook does not explain: {raised - named}"
+
+
+def test_the_settings_defaults_in_the_runbook_are_the_code_s() -> None:
+    from hub.settings import Settings
+    from node.bounds import DEFAULT_LIMITS
+
+    def same(doc: str, real: object) -> bool:
+        doc = doc.strip("`")
+        if real is None:
+            return doc in ("unset", "off")
+        if isinstance(real, (int, float)):
+            return float(doc.replace(",", "")) == float(real)
+        return doc == str(real)
+
+    hub_rows = _table(RUNBOOK, "**The hub** reads")
+    assert hub_rows, "the runbook's hub settings table is gone"
+    for name, default, _ in hub_rows:
+        field = name.strip("`").removeprefix("BACKROOM_HUB_").lower()
+        real = Settings.model_fields[field].default
+        assert same(default, real), f"the runbook says {name} defaults to {default}; the code says {real!r}"
+    words = {"close_at": None, "tz": "UTC"}  # node meta unset: no snapshot by the clock; UTC
+    for name, default, _ in _table(RUNBOOK, "**A store** keeps"):
+        key = name.strip("`")
+        real = words[key] if key in words else getattr(DEFAULT_LIMITS, key)
+        assert same(default, real), f"the runbook says store setting {key} defaults to {default}; the code: {real!r}"
+
+
+def named_paths() -> set[tuple[str, str]]:
+    """Each file or folder the docs name: `dir/file.py` anywhere, and in the README's table of parts each
+    `name.py` or `name/` in a part's row, under that part's folder. (page, path) pairs."""
+    tops = ("node/", "hub/", "sync/", "tui/", "fixtures/", "tests/", "bench/", "docs/")
+    found = set()
+    for page in PAGES:
+        for p in re.findall(r"`([a-z_]+/(?:[a-z_]+/)*[a-z_]+(?:\.(?:py|md|toml))?/?)`", text(page)):
+            if p.startswith(tops):  # else relative to a part the sentence names (`api/errors.py`)
+                found.add((page.name, p))
+    for row in _table(ROOT / "README.md", "| path | what it is |"):
+        top = row[0].strip("`")
+        for p in re.findall(r"`([a-z_]+(?:/[a-z_]+)*(?:\.py|/))`", row[1]):
+            found.add(("README.md", p if p.startswith(tops) else top + p))
+    return found
+
+
+@pytest.mark.parametrize("page, path", sorted(named_paths()), ids=lambda v: v)
+def test_every_file_the_docs_name_exists(page: str, path: str) -> None:
+    assert (ROOT / path).exists(), f"{page} names {path}, which is not in the repository"
+
+
+def named_objects() -> set[str]:
+    """Each dotted Python name under the project's packages the docs name (`node.runner.Runner.tick`)."""
+    pattern = r"(?<![\w/@.-])((?:node|hub|sync|tui|fixtures|tests)\.[a-z_]\w*(?:\.[A-Za-z_]\w*)*)"
+    files = (".sqlite", ".log", ".json", ".csv", ".html")  # hub.sqlite, hub.log: files, not modules
+    return {m for page in PAGES for m in re.findall(pattern, text(page)) if not m.endswith(files)}
+
+
+def resolve(dotted: str) -> object:
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ModuleNotFoundError(dotted)
+
+
+@pytest.mark.parametrize("dotted", sorted(named_objects()))
+def test_every_module_and_name_the_docs_name_exists(dotted: str) -> None:
+    resolve(dotted)
+
+
+def test_the_path_and_name_checks_can_fail() -> None:
+    assert ("README.md", "node/push_pull.py") in named_paths()
+    assert not (ROOT / "node/no_such_module.py").exists()
+    assert "node.runner.Runner.tick" in named_objects()
+    with pytest.raises((ModuleNotFoundError, AttributeError)):
+        resolve("node.runner.NoSuchThing")
