@@ -178,12 +178,12 @@ def named_paths() -> set[tuple[str, str]]:
     tops = ("node/", "hub/", "sync/", "tui/", "fixtures/", "tests/", "bench/", "docs/")
     found = set()
     for page in PAGES:
-        for p in re.findall(r"`([a-z_]+/(?:[a-z_]+/)*[a-z_]+(?:\.(?:py|md|toml))?/?)`", text(page)):
+        for p in re.findall(r"`([a-z_]+/(?:[a-z0-9_]+/)*[a-z0-9_]+(?:\.(?:py|md|toml))?/?)`", text(page)):
             if p.startswith(tops):  # else relative to a part the sentence names (`api/errors.py`)
                 found.add((page.name, p))
     for row in _table(ROOT / "README.md", "| path | what it is |"):
         top = row[0].strip("`")
-        for p in re.findall(r"`([a-z_]+(?:/[a-z_]+)*(?:\.py|/))`", row[1]):
+        for p in re.findall(r"`([a-z0-9_]+(?:/[a-z0-9_]+)*(?:\.py|/))`", row[1]):
             found.add(("README.md", p if p.startswith(tops) else top + p))
     return found
 
