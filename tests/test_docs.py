@@ -226,3 +226,22 @@ def test_the_path_and_name_checks_can_fail() -> None:
     assert "node.runner.Runner.tick" in named_objects()
     with pytest.raises((ModuleNotFoundError, AttributeError)):
         resolve("node.runner.NoSuchThing")
+
+
+def test_the_readme_puts_the_two_commands_first_and_make_has_them() -> None:
+    readme = text(ROOT / "README.md")
+    first_block = readme[readme.index("```sh"):readme.index("```", readme.index("```sh") + 5)]
+    assert "make demo" in first_block and "make test" in first_block, "the README's first commands are not make demo/test"
+    assert readme.index("make demo") < readme.index("## A tour") < readme.index("docs/runbook.md")
+    targets = set(re.findall(r"^([a-z]+):", (ROOT / "Makefile").read_text(), re.M))
+    assert {"demo", "test"} <= targets, f"the Makefile has no demo or test target: {sorted(targets)}"
+
+
+def test_the_runbook_covers_what_an_operator_needs() -> None:
+    # Issue 12's list: each topic must keep a section (or a bold lead) an operator can find at 2 a.m.
+    runbook = text(RUNBOOK)
+    for topic in ("## Installing a hub", "PostgreSQL", "## Credentials", "token revoke", "## Backups",
+                  "**A store's node file:**", "**The hub on SQLite:**", "## Restoring", "**A store's disk died.**",
+                  "**The hub's database was restored", "**A store diverged**", "## Incidents", "/clear",
+                  "## Reports", "report nightly --date", "## Settings"):
+        assert topic in runbook, f"the runbook no longer covers {topic!r}"
