@@ -3,8 +3,10 @@
 As sqlite-utils checks its CLI against its docs: every `backroom ...` command
 named in README.md or docs/ answers `--help`, every `BACKROOM_HUB_*` setting
 is a real hub setting and every hub setting is documented, every store
-setting is both real and documented, every HTTP route named is served, and
-every link leads to a file in the repository.
+setting is both real and documented with the code's default, every HTTP
+route named is served, every incident kind in the runbook is one the hub
+records (and each one it records is explained), every file, folder and dotted
+Python name given exists, and every link leads to a file in the repository.
 """
 
 from __future__ import annotations
