@@ -131,6 +131,8 @@ def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, move
             if hub_share > buffer:
                 fixed_free += hub_share - buffer  # the web may draw on it; the balancer moves none of its quota
             continue
+        if asked > quota:  # a store gives what it holds unused, maybe less than asked (it sold since)
+            asked = quota if quota > 0 else 0
         has = quota + in_flight + incoming - asked
         want = ceil(demand - 1e-9) if demand > 0 else 0
         # A store selling less than a unit over the window still aims at a few: after one sale the next
@@ -172,7 +174,8 @@ def _scarce(rows: list[tuple], st: BalanceSettings, fixed_free: int, web: float)
     stores = [(loc, quota + in_flight + incoming - asked, max(0, quota + in_flight + incoming + hub_share - buffer),
                hub_share - buffer if hub_share > buffer else 0, demand, quota - asked, buffer - hub_share - asked)
               for (loc, _, kind, _, quota, _, in_flight, hub_share, _, buffer, demand, pinned, off, asked, incoming)
-              in rows if kind == "store" and pinned is None and not off]
+              in ((*r[:13], min(r[13], max(r[4], 0)), r[14]) for r in rows)
+              if kind == "store" and pinned is None and not off]
     supply = fixed_free + sum(s[2] for s in stores)
     ratio = _fill([(s[2], s[4]) for s in stores if s[4] > 0], supply, web)
     near = []
@@ -234,7 +237,7 @@ def _grants_and_releases(sku: str, near: list[tuple], st: BalanceSettings, moves
                 qty = 0
             after = has + qty
             # Short even with all of its own hub share: only stock from elsewhere helps.
-            if want - after - (free - qty) >= min_move and after < want * low:
+            if want > 0 and want - after - (free - qty) >= min_move and after < want * low:
                 short.append((after / want, loc, want - after - (free - qty), want, after))
         elif has > release_above * target:
             qty = min(has - ceil(target * keep_up), unused)
