@@ -19,6 +19,7 @@ failing seed shrink to the few steps that matter.
 
 from __future__ import annotations
 
+import atexit
 import random
 import shutil
 import tempfile
@@ -91,6 +92,7 @@ def _templates() -> dict[str, Path]:
     """A migrated hub database and node file, made once per process and copied for each seed."""
     if not _TEMPLATE:
         d = Path(tempfile.mkdtemp(prefix="backroom-sim-template-", dir=SHM))
+        atexit.register(shutil.rmtree, d, ignore_errors=True)  # one a process, left in /dev/shm until now
         Hub.open(f"sqlite:///{d / 'hub.sqlite'}").close()
         Node(d / "node.sqlite").close()
         _TEMPLATE.update(hub=d / "hub.sqlite", node=d / "node.sqlite")
