@@ -207,16 +207,16 @@ def test_a_store_holding_six_times_its_demand_is_asked_to_release() -> None:
 
 
 def test_while_the_web_is_short_stores_give_back_what_they_hold_past_a_little_over_target() -> None:
-    # 30 units in quota for 10 of demand is inside the band; the web wants 20 a window and can reach
-    # none (web_cover 3 windows: 60): S1 gives back to 10 * 1.25.
+    # 30 units in quota for 10 of demand is inside the band. The web wants 30 over the window; it can
+    # reach S2's hub share of 50, less the 28 the normal band would grant S2: 22, short of 30.
     spots = [store("S1", quota=30, demand=10.0), store("S2", quota=2, hub_share=50, demand=10.0)]
     assert plan(spots[:1], SETTINGS) == []
-    moves = plan(spots, SETTINGS, web_demand={"K": 20.0})
-    # S2's grant fills it only to 13 as well; the 39 left at S2 and the 17 S1 gives serve the web.
+    moves = plan(spots, SETTINGS, web_demand={"K": 30.0})
+    # S1 gives back to 10 x 1.25, and S2's grant fills it only that far: 39 + 17 left for the web.
     assert sorted((m.kind, m.location, m.qty) for m in moves) == [("grant", "S2", 11), ("release", "S1", 17)]
-    # With the web covered (its 20 a window, 3 windows, from the warehouse), both keep the normal bands.
+    # With the web covered by the warehouse, both keep the normal bands.
     wh = Spot("W1", "K", "warehouse", 60, 0, 0, 0, 60, 0)
-    moves = plan(spots + [wh], SETTINGS, web_demand={"K": 20.0})
+    moves = plan(spots + [wh], SETTINGS, web_demand={"K": 30.0})
     assert [(m.kind, m.location, m.qty) for m in moves] == [("grant", "S2", 28)]
 
 

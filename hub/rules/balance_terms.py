@@ -21,7 +21,7 @@ class BalanceSettings:
     release_above: float = 5.0  # a release waits until quota is above this many times its target (a delivery
     # joins the quota: at 2x, 82% of releases gave back what a delivery had brought within the day)
     least_target: int = 2  # a store that sells a SKU at all aims at no less quota than this
-    web_cover: float = 3.0  # while the units the web can reach cover less than this many windows of its
+    web_cover: float = 1.0  # while the units the web can reach cover less than this many windows of its
     # demand, stores holding over (1 + 2 x hysteresis) x target give back down to (1 + hysteresis) x target
 
     def __post_init__(self) -> None:
