@@ -101,19 +101,32 @@ def stop_pg_server(pg: PgServer) -> None:
         psutil.Process(pid).wait(10)
 
 
+_PG: dict[str, object] = {}  # "server": (PgServer, base) or the exception that stopped it from starting
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
-    try:
-        pg, base = start_pg_server()
-    except Exception as err:  # noqa: BLE001 - no PostgreSQL here: say so, do not fail unrelated tests
-        pytest.skip(f"pgserver could not start a PostgreSQL here: {err!r}")
+    # Each test module imports this fixture, and pytest keeps one session instance per module that
+    # defines it: every module would start a cluster of its own (15-20 in a run, all alive until the
+    # end, each stopped in turn then). They all share one instead; the first to be torn down (at the
+    # session's end, when no test needs it any more) stops it.
+    if "server" not in _PG:
+        try:
+            _PG["server"] = start_pg_server()
+        except Exception as err:  # noqa: BLE001 - no PostgreSQL here: say so, do not fail unrelated tests
+            _PG["server"] = err
+    got = _PG["server"]
+    if isinstance(got, Exception):
+        pytest.skip(f"pgserver could not start a PostgreSQL here: {got!r}")
+    pg, base = got  # type: ignore[misc]
     try:
         yield pg
     finally:
-        stop_pg_server(pg)
-        with contextlib.suppress(Exception):
-            pg.server.cleanup()  # type: ignore[attr-defined]
-        shutil.rmtree(base, ignore_errors=True)
+        if _PG.pop("server", None) is not None:
+            stop_pg_server(pg)
+            with contextlib.suppress(Exception):
+                pg.server.cleanup()  # type: ignore[attr-defined]
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def _admin(pg: PgServer, sql: str) -> None:
