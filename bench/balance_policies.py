@@ -104,11 +104,12 @@ def make_policy(name: str, plan_every_min: int):
         return ReactiveOnly
     if name == "balancer":
         from hub.rules.balance import BalanceSettings, plan
+        from hub.rules.balance_terms import pull_below
         from hub.rules.demand import Promo
 
         from policies.observe import Observed
 
-        return partial(Observed, plan=plan, settings=BalanceSettings(), promo=Promo,
+        return partial(Observed, plan=plan, settings=BalanceSettings(), promo=Promo, pull_below=pull_below,
                        plan_every=max(1, plan_every_min // 5))
     raise ValueError(f"unknown policy {name!r}")
 

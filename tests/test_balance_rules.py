@@ -306,3 +306,45 @@ def test_a_release_asked_past_what_the_store_holds_counts_only_what_it_can_give(
     # A selling store in the same state is topped up from its own hub share as if it had nothing left.
     moves = plan([store("S1", quota=1, hub_share=10, demand=3.0, asked=5)], SETTINGS)
     assert [(m.kind, m.qty) for m in moves] == [("grant", 9)]
+
+
+def test_a_sku_on_the_edge_of_scarcity_is_not_given_back_and_granted_in_turn() -> None:
+    # S1 sells a unit a month and holds the least_target of 2. With the web short of units the
+    # SKU is scarce and S1's share rounds to nothing; outside scarcity S1 aims at 2. The full bench
+    # once gave those 2 back under one plan and granted them again under the next, every two hours.
+    slow = store("S1", quota=2, demand=0.01)
+    wh = Spot("W1", "K", "warehouse", 30, 0, 0, 0, 30, 0)
+    assert plan([slow, wh], SETTINGS, web_demand={"K": 10.0}) == []  # plenty: inside its band
+    assert plan([slow, wh], SETTINGS, web_demand={"K": 40.0}) == []  # scarce: kept all the same
+    # More than that is asked back as before.
+    moves = plan([store("S1", quota=5, demand=0.01), wh], SETTINGS, web_demand={"K": 40.0})
+    assert [(m.kind, m.location, m.qty) for m in moves] == [("release", "S1", 5)]
+
+
+def test_the_skus_planned_scarce_or_with_the_web_short_are_named_tight() -> None:
+    wh = Spot("W1", "K", "warehouse", 30, 0, 0, 0, 30, 0)
+    other = [store("S1", quota=8, demand=4.0, sku="L"), Spot("W1", "L", "warehouse", 90, 0, 0, 0, 90, 0)]
+    for web, expected in ((10.0, set()), (40.0, {"K"})):  # covered; scarce
+        tight: set[str] = set()
+        plan([store("S1", quota=8, demand=4.0), wh, *other], SETTINGS, web_demand={"K": web, "L": 5.0},
+             tight=tight)
+        assert tight == expected
+    # The web short though not scarce: the warehouse's 30 and S1's hub share of 10 reach it, under
+    # web_cover (1) window of its 41; with S1's 4 units past its target there are 44 for all.
+    tight = set()
+    plan([store("S1", quota=8, demand=4.0, hub_share=10), wh], SETTINGS, web_demand={"K": 41.0}, tight=tight)
+    assert tight == {"K"}
+
+
+def test_a_pull_tops_up_only_what_the_plan_left_to_it() -> None:
+    from dataclasses import astuple
+
+    from hub.rules.balance_terms import pull_below
+
+    every = 1 / 33  # the next plan in 15 minutes of the 8 h 15 min window
+    row = astuple(store("S1", quota=9, hub_share=20, demand=10.0))
+    assert pull_below(row, 0, SETTINGS, every, False) == 9  # under its target of 10, the pull plans it
+    assert pull_below(row, 30, SETTINGS, every, False) is None  # this plan's grant lasts past the next
+    assert pull_below(row, 0, SETTINGS, every, True) is None  # tight: the plan that sees the web decides
+    pinned = astuple(store("S1", quota=9, demand=10.0, pinned=9))
+    assert pull_below(pinned, 0, SETTINGS, every, False) is None

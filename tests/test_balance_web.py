@@ -118,10 +118,10 @@ def test_every_plan_that_sees_all_of_a_skus_locations_is_given_the_web_demand(ma
     calls: list[tuple[set[str], dict | None]] = []
     real = balance_pass.plan
 
-    def spy(rows, settings, *, web_demand=None):  # type: ignore[no-untyped-def]
+    def spy(rows, settings, *, web_demand=None, tight=None):  # type: ignore[no-untyped-def]
         rows = list(rows)
         calls.append(({r[0] for r in rows}, web_demand))
-        return real(rows, settings, web_demand=web_demand)
+        return real(rows, settings, web_demand=web_demand, tight=tight)
     monkeypatch.setattr(balance_pass, "plan", spy)
     w.hub.rebalance()  # the first pass is a full one
     assert calls and all(where == {"S001", "W01"} for where, _ in calls)

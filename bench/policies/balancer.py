@@ -18,6 +18,13 @@ source's hub share, shipped by the source at its next pull (the warehouse at
 once) and joins the receiving store's quota when it arrives. A move the stock
 cannot honour is clamped and counted (`bad_moves`).
 
+At a store's pull the hub tops up, as it does (hub/service/balance.py): each
+plan leaves a threshold on the store spots that may run low before the next
+(`hub.rules.balance_terms.pull_below`); a pull that finds a spot's quota + in
+flight at or under it, with `min_move` in that spot's hub share, plans that
+store's low spots alone (their own hub share, no web demand) and applies the
+grants before the pull reads them.
+
 The hub has a store's sales up to that store's last push: its online span for
 the forecast ends there, so an outage the store has not come back from is not
 read as hours without sales.
@@ -26,6 +33,7 @@ read as hours without sales.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from itertools import repeat
 from operator import add
 
@@ -38,9 +46,14 @@ class Balancer(QuotaBook):
     name = "balancer"
     opening_quota = 1.0
 
-    def __init__(self, scn, online, *, plan, settings, promo, plan_every: int = 12, checking: bool = True) -> None:
+    def __init__(self, scn, online, *, plan, settings, promo, pull_below=None, plan_every: int = 12,
+                 checking: bool = True) -> None:
         super().__init__(scn, online)
         self.plan, self.settings, self.plan_every, self.checking = plan, settings, plan_every, checking
+        self.pull_below = pull_below  # None: no top-ups at pull
+        self.watch: list[dict[int, int]] = [{} for _ in range(self.S)]  # store -> spot -> top-up threshold
+        self.rows: list[tuple] = []  # the last plan's spots, by spot index
+        self.pull_plans = 0
         promos = [promo(sku=None if k is None else scn.skus[k], location=None if l is None else scn.location_name(l),
                         start=scn.at(a), end=scn.at(b), factor=f) for k, l, a, b, f in scn.promos]
         self.book = DemandBook(scn, promos, window=settings.window, seed=len(scn.demand))
@@ -95,12 +108,49 @@ class Balancer(QuotaBook):
                     repeat(0), repeat(0), self.hub[W], repeat(0), repeat(0), repeat(0.0), repeat(None),
                     repeat(False), repeat(0), self.incoming[W])
         web = dict(zip(self.scn.skus, fc[SK:]))
-        moves = self.plan(rows, self.settings, web_demand=web)
+        tight: set[str] = set()
+        moves = self.plan(rows, self.settings, web_demand=web, tight=tight)
         self.plans += 1
         for m in moves:
             self._apply(m, t)
+        if self.pull_below is not None:
+            self._watch(rows[:SK], moves, tight)
         self.forecast_seconds += t1 - t0
         self.plan_seconds += time.process_time() - t1
+
+    def _watch(self, rows: list[tuple], moves, tight: set[str]) -> None:
+        granted: dict[int, int] = {}
+        for m in moves:
+            if m.kind == "grant":
+                i = self._lx[m.location] * self.K + self._kx[m.sku]
+                granted[i] = granted.get(i, 0) + m.qty
+        every = self.plan_every * timedelta(minutes=self.scn.tick_minutes) / self.settings.window
+        below, K = self.pull_below, self.K
+        self.watch = [{} for _ in range(self.S)]
+        for i, row in enumerate(rows):
+            b = below(row, granted.get(i, 0), self.settings, every, row[1] in tight)
+            if b is not None:
+                self.watch[i // K][i] = b
+        self.rows = rows
+
+    def before_pull(self, s: int, t: int) -> None:
+        watch = self.watch[s]
+        if not watch:
+            return
+        known, flight, hub, least = self.known, self.flight, self.hub, self.settings.min_move
+        low = [i for i, b in watch.items() if known[i] + flight[i] <= b and hub[i] >= least]
+        if not low:
+            return
+        self.pull_plans += 1
+        rows = []
+        for i in low:
+            r = self.rows[i]
+            q, h, f = known[i], hub[i], flight[i]
+            rows.append((r[0], r[1], "store", q + h + f + self.resv[i] + self.tout[i], q, 0, f, h,
+                         self.resv[i] + self.tout[i], 0, r[10], None, False, self.asked[i], self.incoming[i]))
+        for m in self.plan(rows, self.settings):
+            if m.kind == "grant":
+                self._apply(m, t)
 
     def _apply(self, m, t: int) -> None:
         k = self._kx[m.sku]

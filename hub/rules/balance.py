@@ -61,7 +61,7 @@ _as_row = attrgetter(*SPOT_FIELDS)
 
 
 def plan(spots: Iterable[Spot | tuple], settings: BalanceSettings = BalanceSettings(), *,
-         web_demand: Mapping[str, float] | None = None) -> list[Move]:
+         web_demand: Mapping[str, float] | None = None, tight: set[str] | None = None) -> list[Move]:
     """The moves that bring every store's quota toward its demand, SKU by SKU.
 
     `spots` are `Spot`s or plain tuples in `Spot`'s field order (trailing
@@ -69,6 +69,8 @@ def plan(spots: Iterable[Spot | tuple], settings: BalanceSettings = BalanceSetti
     each SKU's spots come together). `web_demand` is the web shop's expected
     units per SKU, chain-wide, over the same window as `Spot.demand`: that much
     stays central, and under scarcity the web shares with the stores by rate.
+    `tight`, if given, gets the SKUs planned scarce or with the web short: there
+    a store's grant is the plan's to size, with every location in view.
     """
     spots = spots if isinstance(spots, list) else list(spots)
     try:
@@ -80,10 +82,12 @@ def plan(spots: Iterable[Spot | tuple], settings: BalanceSettings = BalanceSetti
     for sku, rows in by_sku.items():
         planned = len(moves)
         try:
-            _plan_sku(sku, rows, settings, float(web.get(sku, 0.0)), moves)
+            short_of_units = _plan_sku(sku, rows, settings, float(web.get(sku, 0.0)), moves)
         except (TypeError, ValueError):  # a Spot, or a tuple short of the trailing defaults
             del moves[planned:]
-            _plan_sku(sku, [_as_tuple(r) for r in rows], settings, float(web.get(sku, 0.0)), moves)
+            short_of_units = _plan_sku(sku, [_as_tuple(r) for r in rows], settings, float(web.get(sku, 0.0)), moves)
+        if short_of_units and tight is not None:
+            tight.add(sku)
     return moves
 
 
@@ -116,7 +120,8 @@ _DEFAULTS = tuple(f.default for f in fields(Spot))
 _WIDTH = len(SPOT_FIELDS)
 
 
-def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, moves: list[Move]) -> None:
+def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, moves: list[Move]) -> bool:
+    """Append the SKU's moves; True if it was scarce or the web short."""
     low, release_above, least = 1.0 - st.hysteresis, st.release_above, st.least_target
     # One lean pass (it runs once a spot): the stores whose quota is outside its band, as (location,
     # quota it will have, units, promisable, demand, unused quota, target, the demand's full target,
@@ -161,11 +166,13 @@ def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, move
     # Then stores give back what they hold past a little over their target, and grants fill only
     # to that (at 3 windows rather than 1, 0.4 weeks' stock made 8% more moves for the same units sold). Judged after the grants, so that the
     # next plan, over the state these moves leave, judges the same.
-    if ratio == 1.0 and web > 0 and fixed_free + central - sum(granted.values()) < st.web_cover * web:
+    pressed = ratio == 1.0 and web > 0 and fixed_free + central - sum(granted.values()) < st.web_cover * web
+    if pressed:
         del moves[planned:]
         short, granted = _grants_and_releases(sku, near + roomy, st, moves, pressed=True)
     if short:
         _transfers(sku, rows, short, granted, ratio, web, st, moves)
+    return pressed or ratio < 1.0
 
 
 def _scarce(rows: list[tuple], st: BalanceSettings, fixed_free: int, web: float) -> tuple[float, list[tuple]]:
@@ -179,10 +186,13 @@ def _scarce(rows: list[tuple], st: BalanceSettings, fixed_free: int, web: float)
     supply = fixed_free + sum(s[2] for s in stores)
     ratio = _fill([(s[2], s[4]) for s in stores if s[4] > 0], supply, web)
     near = []
+    least = st.least_target
     for loc, has, units, free, demand, unused, stuck in stores:
         want = int(ratio * demand + 0.5)
         target = min(units, want)
-        if has < target * low or has > release_above * target:
+        # A share rounded to nothing is not asked back below what a store selling it would aim at
+        # outside scarcity: else a SKU on the edge of scarcity is given back and granted in turn.
+        if has < target * low or has > max(release_above * target, least if demand > 0 else 0):
             near.append((loc, has, units, free, demand, unused, target, want, stuck))
     return ratio, near
 

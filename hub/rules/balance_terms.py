@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import timedelta
+from math import ceil
 
 
 @dataclass(frozen=True)
@@ -74,3 +75,29 @@ def span(td: timedelta) -> str:
     minutes = int(td.total_seconds() // 60)
     h, m = divmod(minutes, 60)
     return " + ".join(p for p in (f"{h} h" if h else "", f"{m} min" if m else "") if p) or "0 min"
+
+
+def whole(demand: float) -> int:
+    """The most units a forecast can ask for, however `plan` rounds it (up, or to the nearest)."""
+    return ceil(demand - 1e-9) if demand > 0 else 0
+
+
+def pull_below(spot: tuple, granted: int, st: BalanceSettings, every: float, tight: bool = False) -> int | None:
+    """The quota + in flight at or under which a store's pull plans this store spot on the spot, or None.
+
+    `plan` has no move for the spot above it. `granted` is what the plan that read `spot` granted it;
+    `every` the time to the next plan as a share of `st.window`. Watched only if the spot can fall
+    that far before the next plan, and not where that plan found the SKU `tight` (scarce, or the web
+    short): a pull plans one store's spots with no web demand, and would fill the quota past the
+    share the plan left it, which the next plan would ask back.
+    """
+    (_, _, _, _, quota, _, in_flight, _, _, _, demand, pinned, off, asked, incoming) = spot
+    target = whole(demand)
+    if target > 0:  # what `plan` aims at, at most: a selling spot at least least_target
+        target = max(target, st.least_target)
+    if target <= 0 or pinned is not None or off or tight:
+        return None
+    below = target - 1 - incoming + asked
+    if quota + in_flight + granted <= below + ceil(demand * 2 * every) + st.min_move:
+        return below
+    return None

@@ -48,6 +48,7 @@ from sqlalchemy import Connection
 
 from hub.db import driver_sql
 from hub.rules import BalanceSettings, Move, plan
+from hub.rules.balance_terms import pull_below
 from hub.rules.forecasts import WEB
 from hub.service.balance_inputs import (
     Facts, Folded, Forecasts, cached_demand, chunks, fetch, fold_sales, online_intervals, positions_at,
@@ -58,11 +59,6 @@ from sync.kinds import parse_stamp, stamp
 
 STAND_IN = "~elsewhere"  # the stand-in source with unlimited stock
 _UNLIMITED = 10**12
-
-
-def whole(demand: float) -> int:
-    """The most units a forecast can ask for, however `plan` rounds it (up, or to the nearest)."""
-    return ceil(demand - 1e-9) if demand > 0 else 0
 
 
 def halves(demand: float) -> int:
@@ -272,7 +268,8 @@ class Pass:
     # -- planning ------------------------------------------------------------------------------
 
     def _plan(self, out: Planned, rows: list[tuple], *, wide: bool, web: dict[str, float] | None = None) -> None:
-        moves = plan(rows, self.st, web_demand=web)
+        tight: set[str] = set()
+        moves = plan(rows, self.st, web_demand=web, tight=tight)
         out.moves += moves
         out.spots += len(rows)
         if wide:
@@ -281,26 +278,13 @@ class Pass:
         for m in moves:
             if m.kind == "grant":
                 granted[(m.location, m.sku)] += m.qty
-        every, low = self.cad.every / self.st.window, 1.0 - self.st.hysteresis
-        for (loc, sku, kind, _, quota, _, in_flight, _, _, _, demand, pinned, off, asked, incoming) in rows:
+        every = self.cad.every / self.st.window
+        for row in rows:
+            loc, sku, kind = row[0], row[1], row[2]
             if kind != "store":
                 continue
-            target = whole(demand)
-            if target > 0:  # what `plan` aims at, at most: a selling spot at least least_target
-                target = max(target, self.st.least_target)
-            if target <= 0 or pinned is not None or off:
-                if not out.watch_all:
-                    out.watch[(loc, sku)] = None
-                continue
-            # A pull plans the spot once quota + in flight is at or under `below` (`plan` has no move
-            # for it above); watched only if that can come before the next pass.
-            below = target - 1 - incoming + asked
-            margin = ceil(demand * 2 * every) + self.st.min_move
-            has = quota + in_flight + granted.get((loc, sku), 0)
-            # Left under its band where the web sells: its share of a scarce SKU, the rest the web's. A pull
-            # plans the spot with no web demand and would grant the rest; the next wide plan tops it up.
-            shared = web is not None and web.get(sku, 0.0) > 0 and has + incoming - asked < target * low
-            if has <= below + margin and not shared:
+            below = pull_below(row, granted.get((loc, sku), 0), self.st, every, sku in tight)
+            if below is not None:
                 out.watch[(loc, sku)] = below
             elif not out.watch_all:
                 out.watch[(loc, sku)] = None
