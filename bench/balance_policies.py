@@ -56,6 +56,17 @@ brings back the web fill those wide bands cost. Normal stock: served 99.37% ->
 and 0.4 weeks: moves 200 / 229 -> 147 / 191, served 98.3% / 98.8%, as
 before. web_cover 3 and 1.5 served 0.01-0.03 points more for 4-8% more moves;
 min_move 3 cut moves by a further third but served 0.3-0.9 points less.
+
+Kept (5 seeds, 2026-12-01): the balancer tops up at a store's pull as the
+hub does (policies/balancer.py), but not where the last plan found the SKU
+scarce or the web short; and under scarcity a store whose share rounds to
+nothing is not asked for its last `least_target` units (it was granted them
+back by the next plan out of scarcity, every two hours). Moves per 1,000
+sold 131 / 163 / 209 -> 129 / 128 / 139; served 99.76% / 98.32% / 98.84% ->
+99.83% / 97.97% / 98.20% (normal / 0.7 / 0.4 weeks). Tried and dropped:
+under scarcity, asking back past 1.5x a store's share rather than 5x
+(served and moves the same to 0.03 points: the web's loss under scarcity is
+not quota held past a store's share).
 """
 
 from __future__ import annotations
