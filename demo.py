@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import json
 import logging
 import os
@@ -203,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"Ops token: {cfg['ops']}")
     runner = None
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the demo as Ctrl+C does, hub and all
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: where every thread is, on stderr
     try:
         path = open_store(data, hub_url, cfg["store"])
         say(f"Store:     {DEMO_STORE}, node file {path}")

@@ -71,6 +71,17 @@ class Demo:
             if m := re.search(pattern, line):
                 return m
 
+    def wait_or_tell(self, timeout: float) -> int:
+        """The demo's exit code; if it is still running after `timeout`, fail with where its threads are."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGUSR1)  # the demo dumps every thread's stack (faulthandler)
+            time.sleep(2)
+            while not self.lines.empty():
+                self.seen.append(self.lines.get())
+            raise AssertionError(f"the demo still ran {timeout} s after Ctrl+C; it said:\n" + "\n".join(self.seen))
+
     def kill(self) -> None:
         """Only what this test started: the demo by its pid (it stops its own hub on SIGTERM)."""
         if self.proc.poll() is None:
@@ -112,7 +123,7 @@ def test_the_demo_says_where_its_hub_is_and_brings_it_back_when_it_dies(tmp_path
         assert httpx.get(f"{url}/health").status_code == 200  # the same address as before
 
         demo.proc.send_signal(signal.SIGINT)  # Ctrl+C
-        assert demo.proc.wait(30) == 0, "\n".join(demo.seen)
+        assert demo.wait_or_tell(30) == 0, "\n".join(demo.seen)
         demo.expect("Stopped the demo's hub and sync runner")
         assert not alive(hub_pids[1]), "the demo left its hub running"
         with pytest.raises(httpx.TransportError):
