@@ -204,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     say(f"Ops token: {cfg['ops']}")
     runner = None
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the demo as Ctrl+C does, hub and all
+    # A shell without job control starts a background command with SIGINT ignored, and Python keeps an
+    # ignored SIGINT so: the demo then never heard Ctrl+C (`kill -INT`), and ran on with its hub.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: where every thread is, on stderr
     try:
         path = open_store(data, hub_url, cfg["store"])

@@ -50,7 +50,10 @@ class Demo:
         self.proc = subprocess.Popen(
             [sys.executable, "-u", "-c", "from backroom_cli import main; main()", "demo", "--headless",
              "--dir", str(folder), "--port", str(port)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            # As a shell without job control starts it in the background (CI's shell did): SIGINT ignored.
+            # Ctrl+C (SIGINT) must stop it all the same.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
