@@ -66,7 +66,9 @@ sold 131 / 163 / 209 -> 129 / 128 / 139; served 99.76% / 98.32% / 98.84% ->
 99.83% / 97.97% / 98.20% (normal / 0.7 / 0.4 weeks). Tried and dropped:
 under scarcity, asking back past 1.5x a store's share rather than 5x
 (served and moves the same to 0.03 points: the web's loss under scarcity is
-not quota held past a store's share).
+not quota held past a store's share); and a store asked under scarcity for
+only what it holds past `least_target` (moves 129 / 128 / 139 -> 126 / 111 /
+105, but served 0.02-0.07 points less).
 """
 
 from __future__ import annotations
