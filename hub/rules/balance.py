@@ -82,11 +82,11 @@ def plan(spots: Iterable[Spot | tuple], settings: BalanceSettings = BalanceSetti
     for sku, rows in by_sku.items():
         planned = len(moves)
         try:
-            short_of_units = _plan_sku(sku, rows, settings, float(web.get(sku, 0.0)), moves)
+            was_tight = _plan_sku(sku, rows, settings, float(web.get(sku, 0.0)), moves)
         except (TypeError, ValueError):  # a Spot, or a tuple short of the trailing defaults
             del moves[planned:]
-            short_of_units = _plan_sku(sku, [_as_tuple(r) for r in rows], settings, float(web.get(sku, 0.0)), moves)
-        if short_of_units and tight is not None:
+            was_tight = _plan_sku(sku, [_as_tuple(r) for r in rows], settings, float(web.get(sku, 0.0)), moves)
+        if was_tight and tight is not None:
             tight.add(sku)
     return moves
 
@@ -164,8 +164,9 @@ def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, move
     # The web is short when what it can reach, less what these grants take, covers under web_cover
     # windows of its demand: a delivery joins the stores' quota, and the wide bands keep it there.
     # Then stores give back what they hold past a little over their target, and grants fill only
-    # to that (at 3 windows rather than 1, 0.4 weeks' stock made 8% more moves for the same units sold). Judged after the grants, so that the
-    # next plan, over the state these moves leave, judges the same.
+    # to that (at 3 windows rather than 1, 0.4 weeks' stock made 8% more moves for the same units
+    # sold). Judged after the grants, so that the next plan, over the state these moves leave,
+    # judges the same.
     pressed = ratio == 1.0 and web > 0 and fixed_free + central - sum(granted.values()) < st.web_cover * web
     if pressed:
         del moves[planned:]
