@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.rules import BalanceSettings
 from hub.rules.forecasts import WEB
 from hub.service import Hub
 from hub.service import balance_pass
@@ -157,3 +158,32 @@ def test_web_orders_are_folded_once_each_when_their_hour_has_settled(make) -> No
     w.now += timedelta(minutes=40)
     w.hub.rebalance()  # 12:00: the hour from 10:00 has settled, the cancelled order's hour among them
     assert w.rows("SELECT sum(units) FROM balance_sales WHERE store_id = ?", WEB) == [(2 + 4 + 4,)]
+
+
+def test_a_plan_of_changed_spots_leaves_a_sku_the_last_wide_plan_found_tight_unwatched(make, monkeypatch) -> None:
+    """A pull tops up a watched spot from that spot alone: where the web is short it would take the web's
+    share, so only a plan that sees the web may watch it, and a plan of changed spots keeps its word."""
+    w = make(2)
+    w.steps(48)
+    w.hub.balance_settings = BalanceSettings(hysteresis=0.6)  # a grant waits until quota is under 40% of target
+    first = w.hub.rebalance()  # a full pass: A is scarce, S001 is granted its share
+    share = grant_to_s001(first)
+    assert share > 0 and w.rows("SELECT sku FROM balance_tight") == [(A.sku,)]
+    assert w.rows("SELECT * FROM balance_watch") == []
+    w.web = 0
+    w.steps(1, sells=False)
+    w.node.sell("one more", [SaleLine(A.sku, 1, 500)])  # quota share - 1: not yet low enough for a grant
+    w.steps(1, sells=False)
+    planned: list[set[str]] = []
+    real = balance_pass.plan
+
+    def spy(rows, settings, *, web_demand=None, tight=None):  # type: ignore[no-untyped-def]
+        rows = list(rows)
+        planned.append({r[0] for r in rows})
+        return real(rows, settings, web_demand=web_demand, tight=tight)
+    monkeypatch.setattr(balance_pass, "plan", spy)
+    done = w.hub.rebalance()
+    assert not done["full"] and all("W01" not in where for where in planned)  # S001's spot alone, no web
+    assert {"S001"} in [where - {balance_pass.STAND_IN} for where in planned]
+    assert w.rows("SELECT * FROM balance_watch") == []
+    assert grant_to_s001(done) == 0 and w.position("S001")["hub_share"] == 24 - share

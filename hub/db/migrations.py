@@ -98,10 +98,15 @@ def _m12_entries_by_time(conn: Connection) -> None:
         next(i for i in store_entries.indexes if i.name == "store_entries_at").create(conn)
 
 
+def _m13_balance_tight(conn: Connection) -> None:
+    """The SKUs the balancer's last wide plan found tight (a fresh database has the table from _m1)."""
+    metadata.tables["balance_tight"].create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _m1, _m2_transfers, _m3_feed_positions, _m4_wide_figures, _m5_longer_idempotency_keys, _m6_order_fulfilment,
     _m7_balancer, _m8_reports, _m9_day_snapshots, _m10_entries_by_sku, _m11_refusals_and_resourcings,
-    _m12_entries_by_time]
+    _m12_entries_by_time, _m13_balance_tight]
 
 
 def migrate(engine: Engine, now: str) -> int:

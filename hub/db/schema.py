@@ -301,6 +301,12 @@ balance_watch = Table(  # spots near a top-up: a store's pull plans them if quot
     Column("below", BigInteger, nullable=False),
 )
 
+balance_tight = Table(  # SKUs the last plan that saw all of their locations found scarce or the web short:
+    # a plan of changed spots alone (no web demand) cannot tell, and must not watch them for a top-up at a pull
+    "balance_tight", metadata,
+    Column("sku", String(64), primary_key=True),
+)
+
 balance_dirty = Table(  # what ops changed since the last pass: "sku:X", "store:S", or "*" (everything)
     "balance_dirty", metadata,
     Column("key", String(100), primary_key=True),
@@ -308,7 +314,7 @@ balance_dirty = Table(  # what ops changed since the last pass: "sku:X", "store:
 
 BALANCER_TABLES = ("balance_pins", "balance_off", "promos", "balance_runs", "balance_moves", "transfer_proposals",
                    "leases", "store_contacts", "balance_sales", "balance_stores", "balance_demand", "balance_watch",
-                   "balance_dirty")
+                   "balance_dirty", "balance_tight")
 
 schema_migrations = Table(
     "schema_migrations", metadata,

@@ -44,6 +44,7 @@ _SALES = RowWriter("balance_sales", [("store_id", "varchar"), ("sku", "varchar")
                    "ON CONFLICT (store_id, sku, hour) DO UPDATE SET units = balance_sales.units + excluded.units")
 _DEMAND = RowWriter("balance_demand", [("store_id", "varchar"), ("sku", "varchar"), ("demand", "float8")],
                     "ON CONFLICT (store_id, sku) DO UPDATE SET demand = excluded.demand")
+_TIGHT = RowWriter("balance_tight", [("sku", "varchar")], "ON CONFLICT (sku) DO NOTHING")
 _WATCH = RowWriter("balance_watch", [("store_id", "varchar"), ("sku", "varchar"), ("below", "bigint")],
                    "ON CONFLICT (store_id, sku) DO UPDATE SET below = excluded.below")
 
@@ -185,7 +186,7 @@ class Writer:
         return counts
 
     def keep(self, planned: Planned, history_start: str) -> None:
-        """What the next pass starts from: sales, read positions, contacts, forecasts, watched spots."""
+        """What the next pass starts from: sales, read positions, contacts, forecasts, watched spots, tight SKUs."""
         now = self.now
         for part in chunks(sorted(planned.demand.items()), CHUNK * 5):
             def demand(conn: Connection, part=part) -> None:
@@ -203,6 +204,14 @@ class Writer:
                 if gone:
                     driver_sql(conn, "DELETE FROM balance_watch WHERE store_id = ? AND sku = ?", gone)
             self._tx(watch)
+        if planned.watch_all:
+            self._tx(lambda conn: driver_sql(conn, "DELETE FROM balance_tight"))
+        for part in chunks(sorted(planned.tight.items()), CHUNK * 5):
+            def tight(conn: Connection, part=part) -> None:
+                _TIGHT.write(conn, [(k,) for k, t in part if t])
+                if gone := [(k,) for k, t in part if not t]:
+                    driver_sql(conn, "DELETE FROM balance_tight WHERE sku = ?", gone)
+            self._tx(tight)
 
         def stores(conn: Connection) -> None:
             # The sales folded in and each store's read position move together: sales are added to what

@@ -28,6 +28,10 @@ location: where a changed store would run short even with all of its own hub
 share (`plan` proposes a transfer from a stand-in with unlimited stock), where
 a warehouse's stock changed, and where a changed store would be granted units
 of a SKU the web sells (its share may be the web's).
+A plan with no web demand cannot tell a SKU is tight (scarce, or the web short)
+either, so it keeps what the last wide plan found (`balance_tight`): a store's
+pull tops up only the spots a plan watches, and must not fill a tight SKU's
+quota past the share the wide plan left it.
 
 Each pass also plans a slice of the catalog with every spot, the slices
 taking turns so that every SKU is planned whole once every `full_every` (a
@@ -89,6 +93,7 @@ class Planned:
     demand: dict[tuple[str, str], float] = field(default_factory=dict)  # forecasts to keep (0: drop)
     watch: dict[tuple[str, str], int | None] = field(default_factory=dict)  # top-up threshold, None: unwatch
     watch_all: bool = False  # `watch` covers every spot: drop the rest
+    tight: dict[str, bool] = field(default_factory=dict)  # each SKU planned wide: found tight or not
     refreshed: list[str] = field(default_factory=list)  # stores all of whose forecasts were made
     folded: Folded = field(default_factory=Folded)
     heard: dict[str, str] = field(default_factory=dict)  # each store's last push, noted as a contact
@@ -127,6 +132,7 @@ class Pass:
                                       promos=promos, folded=out.folded, when=self.fc.when))
         elapsed = (now - parse_stamp(last[1])) if last else cad.every
         changed = self._forecasts(out, elapsed)
+        self.kept_tight = set() if full else {k for (k,) in driver_sql(conn, "SELECT sku FROM balance_tight")}
         if full:
             self._full(out)
         else:
@@ -274,6 +280,9 @@ class Pass:
         out.spots += len(rows)
         if wide:
             out.widened |= {r[1] for r in rows}
+            out.tight.update((r[1], r[1] in tight) for r in rows)
+        else:  # no web demand here: what the last wide plan found tight still is, until the next one says
+            tight |= self.kept_tight
         granted: dict[tuple[str, str], int] = defaultdict(int)
         for m in moves:
             if m.kind == "grant":
