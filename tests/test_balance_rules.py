@@ -230,9 +230,11 @@ def test_a_store_with_no_quota_left_gets_its_last_unit() -> None:
     # Below min_move, but the store has nothing to sell its walk-ins from without it.
     moves = plan([store("S1", quota=0, hub_share=1, demand=0.3)], SETTINGS)
     assert [(m.kind, m.location, m.qty) for m in moves] == [("grant", "S1", 1)]
-    # Selling under a unit over the window, a store still aims at least_target (2): topped up to 3 x 2.
-    moves = plan([store("S1", quota=1, hub_share=9, demand=0.3)], SETTINGS)
-    assert [(m.kind, m.location, m.qty) for m in moves] == [("grant", "S1", 5)]
+    # Selling under a unit over the window, a store waits for its demand's own band (a unit) before a
+    # grant, which least_target (2) sizes: once out, topped up to 3 x 2.
+    assert plan([store("S1", quota=1, hub_share=9, demand=0.3)], SETTINGS) == []
+    moves = plan([store("S1", quota=0, hub_share=9, demand=0.3)], SETTINGS)
+    assert [(m.kind, m.location, m.qty) for m in moves] == [("grant", "S1", 6)]
 
 
 def test_under_scarcity_the_store_and_the_web_share_by_rate() -> None:
@@ -316,9 +318,17 @@ def test_a_sku_on_the_edge_of_scarcity_is_not_given_back_and_granted_in_turn() -
     wh = Spot("W1", "K", "warehouse", 30, 0, 0, 0, 30, 0)
     assert plan([slow, wh], SETTINGS, web_demand={"K": 10.0}) == []  # plenty: inside its band
     assert plan([slow, wh], SETTINGS, web_demand={"K": 40.0}) == []  # scarce: kept all the same
-    # More than that is asked back as before.
+    # More than that is asked back, but for the unit a plan out of scarcity would not top up.
     moves = plan([store("S1", quota=5, demand=0.01), wh], SETTINGS, web_demand={"K": 40.0})
-    assert [(m.kind, m.location, m.qty) for m in moves] == [("release", "S1", 5)]
+    assert [(m.kind, m.location, m.qty) for m in moves] == [("release", "S1", 4)]
+    # Short of the targets (least_target lifts every slow store to 2) but not of the demand: not
+    # scarce, so no share by rate takes those units back (the bench gave them back and had them
+    # granted again, hour after hour, across the long tail).
+    slow = [store(f"S{i}", quota=2, demand=0.05) for i in range(3)]
+    wh = Spot("W1", "K", "warehouse", 2, 0, 0, 0, 2, 0)
+    tight = set()
+    assert plan([*slow, wh], SETTINGS, web_demand={"K": 2.5}, tight=tight) == []
+    assert tight == {"K"}  # the web is short all the same: no pull tops these up past the plan
 
 
 def test_the_skus_planned_scarce_or_with_the_web_short_are_named_tight() -> None:

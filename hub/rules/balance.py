@@ -23,8 +23,9 @@ Small differences are left alone: a grant waits until the quota falls below
 a release waits until it rises above `release_above` times the target, and no
 move is smaller than `min_move`, but one: a store with no quota left gets the
 last of its own hub share, however little (else its walk-ins are refused
-online with units on its shelf). A store that sells a SKU at all aims at
-`least_target` units at least. Those wide bands make few moves, but they
+online with units on its shelf). A store that sells a SKU at all is topped
+up as if it aimed at `least_target` units at least, once its quota falls
+under its demand's own band. Those wide bands make few moves, but they
 leave units in the stores' quota; so while what the web can reach (the hub
 shares and the releases asked, less the grants) covers less than `web_cover`
 windows of its demand, the bands narrow to a little over the target, and
@@ -150,7 +151,7 @@ def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, move
             surplus += units - target
         free = hub_share - buffer if hub_share > buffer else 0
         central += free + asked
-        if has < target * low or has > release_above * target:
+        if has < want * low or has > release_above * target:
             near.append((loc, has, units if units > 0 else 0, free, demand, quota - asked, target, want,
                          buffer - hub_share - asked))
         elif has > give_above * target + st.min_move and web > 0:
@@ -158,7 +159,11 @@ def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, move
                           buffer - hub_share - asked))
     ratio = 1.0
     if web > 0 and fixed_free + surplus < web:
-        ratio, near = _scarce(rows, st, fixed_free, web)
+        # Short of the targets, which lift a slow store's demand to least_target; scarce only if short
+        # of the demand itself, else sharing by rate would take those least_target units back.
+        ratio, shares = _scarce(rows, st, fixed_free, web)
+        if ratio < 1.0:
+            near = shares
     planned = len(moves)
     short, granted = _grants_and_releases(sku, near, st, moves, ratio < 1.0)
     # The web is short when what it can reach, less what these grants take, covers under web_cover
@@ -191,9 +196,10 @@ def _scarce(rows: list[tuple], st: BalanceSettings, fixed_free: int, web: float)
     for loc, has, units, free, demand, unused, stuck in stores:
         want = int(ratio * demand + 0.5)
         target = min(units, want)
-        # A share rounded to nothing is not asked back below what a store selling it would aim at
-        # outside scarcity: else a SKU on the edge of scarcity is given back and granted in turn.
-        if has < target * low or has > max(release_above * target, least if demand > 0 else 0):
+        # A share rounded to nothing is not asked back below what a plan out of scarcity would grant
+        # at: else a SKU on the edge of scarcity is given back and granted in turn.
+        keep = min(least, ceil(demand - 1e-9)) if demand > 0 else 0
+        if has < target * low or has > max(release_above * target, keep):
             near.append((loc, has, units, free, demand, unused, target, want, stuck))
     return ratio, near
 
@@ -232,7 +238,8 @@ def _grants_and_releases(sku: str, near: list[tuple], st: BalanceSettings, moves
     granted: dict[str, int] = {}
     hours, window = st.window.total_seconds() / 3600, span(st.window)
     for loc, has, units, free, demand, unused, target, want, stuck in near:
-        if has < target * low:
+        # A grant waits until the quota is under the demand's own band; `least_target` only sizes it.
+        if has < (target if scarce or want >= target else want) * low:
             # Top up past the target, to where the next grant is as far off as the band allows: a grant
             # only to the target is soon under it again (2-unit top-ups). Under scarcity only the share.
             top = target if scarce else ceil(target * keep_up) if pressed else \
@@ -251,7 +258,9 @@ def _grants_and_releases(sku: str, near: list[tuple], st: BalanceSettings, moves
             if want > 0 and want - after - (free - qty) >= min_move and after < want * low:
                 short.append((after / want, loc, want - after - (free - qty), want, after))
         elif has > release_above * target:
-            qty = min(has - ceil(target * keep_up), unused)
+            # Under scarcity a share rounded to nothing still keeps what a plan out of it would not top up.
+            keep = min(st.least_target, ceil(demand - 1e-9)) if scarce and demand > 0 else 0
+            qty = min(has - max(ceil(target * keep_up), keep), unused)
             # Units released while the hub share is under the safety buffer fill the buffer first,
             # where no one may promise them: ask only if at least min_move would be of use.
             if qty - (stuck if stuck > 0 else 0) >= min_move:

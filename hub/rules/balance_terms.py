@@ -92,12 +92,10 @@ def pull_below(spot: tuple, granted: int, st: BalanceSettings, every: float, tig
     share the plan left it, which the next plan would ask back.
     """
     (_, _, _, _, quota, _, in_flight, _, _, _, demand, pinned, off, asked, incoming) = spot
-    target = whole(demand)
-    if target > 0:  # what `plan` aims at, at most: a selling spot at least least_target
-        target = max(target, st.least_target)
-    if target <= 0 or pinned is not None or off or tight:
+    want = whole(demand)  # `plan` grants under its band, whatever least_target sizes the grant to
+    if want <= 0 or pinned is not None or off or tight:
         return None
-    below = target - 1 - incoming + asked
+    below = want - 1 - incoming + asked
     if quota + in_flight + granted <= below + ceil(demand * 2 * every) + st.min_move:
         return below
     return None
