@@ -69,6 +69,23 @@ under scarcity, asking back past 1.5x a store's share rather than 5x
 not quota held past a store's share); and a store asked under scarcity for
 only what it holds past `least_target` (moves 129 / 128 / 139 -> 126 / 111 /
 105, but served 0.02-0.07 points less).
+
+Kept (5 seeds, 2026-12-01, later): a SKU is scarce only when its units cannot
+cover the demand itself, not merely the targets `least_target` lifts (across
+the long tail, slow stores gave their 2 units back and were granted them
+again, hour after hour); a slow store is topped up once it is out; and while
+the web is short a slow store keeps a quarter over its demand, not over
+`least_target`. Served 99.83 / 97.97 / 98.20% -> 100.19 / 98.62 / 98.36%
+(the oracle is greedy: the web takes from the store with the most), moves
+129 / 128 / 139 -> 130 / 129 / 124. Tried and dropped: a slow store's grant
+sized by its demand (3 x demand, at least 2) rather than 3 x `least_target`
+(served +0.02 points); while the web is short, releases down to the target
+itself from every store past it by `min_move` (served the same, moves +15);
+under scarcity a share rounded to nothing keeping no unit (the same, moves
++2 to +4); `least_target` 1 (served as now, but moves 219 / 184 / 163).
+Under scarcity online-only still serves more (99.14% and 99.87%): on seed 1
+at 0.7 weeks the whole gap is the units left in slow stores' quota when the
+run ends (2,341, mostly 1 or 2 a spot), which a running chain sells later.
 """
 
 from __future__ import annotations

@@ -226,6 +226,18 @@ def test_small_differences_are_left_alone() -> None:
                  store("S3", quota=1, hub_share=1, demand=5.0)], SETTINGS) == []  # 1 < min_move
 
 
+def test_while_the_web_is_short_a_slow_store_keeps_a_little_over_its_demand_not_over_least_target() -> None:
+    # Nothing central and the web wants 4 over the window: stores give back what they hold past a
+    # quarter over their demand. S1 sells under a unit (least_target 2 sizes its grants): it keeps 2,
+    # not 3 (a quarter over 2), and gives back its 5 - 2. S2 keeps ceil(1.25 x 10) of 18.
+    moves = plan([store("S1", quota=5, demand=0.3), store("S2", quota=18, demand=10.0)], SETTINGS,
+                 web_demand={"K": 4.0})
+    assert [(m.kind, m.location, m.qty) for m in moves] == [("release", "S1", 3), ("release", "S2", 5)]
+    # Inside those narrower bands (a release would be under min_move): nothing.
+    assert plan([store("S1", quota=3, demand=0.3), store("S2", quota=14, demand=10.0)], SETTINGS,
+                web_demand={"K": 4.0}) == []
+
+
 def test_a_store_with_no_quota_left_gets_its_last_unit() -> None:
     # Below min_move, but the store has nothing to sell its walk-ins from without it.
     moves = plan([store("S1", quota=0, hub_share=1, demand=0.3)], SETTINGS)

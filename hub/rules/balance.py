@@ -28,8 +28,8 @@ up as if it aimed at `least_target` units at least, once its quota falls
 under its demand's own band. Those wide bands make few moves, but they
 leave units in the stores' quota; so while what the web can reach (the hub
 shares and the releases asked, less the grants) covers less than `web_cover`
-windows of its demand, the bands narrow to a little over the target, and
-stores holding more give it back. A plan's moves
+windows of its demand, the bands narrow to a little over the target (a slow
+store's, over its demand), and stores holding more give it back. A plan's moves
 bring every store inside those bands, so planning again over the state the
 moves leave behind (grants in flight or applied, releases pending, transfers
 ordered or arrived) moves nothing. Only a release once answered can bring
@@ -154,7 +154,7 @@ def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, move
         if has < want * low or has > release_above * target:
             near.append((loc, has, units if units > 0 else 0, free, demand, quota - asked, target, want,
                          buffer - hub_share - asked))
-        elif has > give_above * target + st.min_move and web > 0:
+        elif has > give_above * want + st.min_move and web > 0:
             roomy.append((loc, has, units if units > 0 else 0, free, demand, quota - asked, target, want,
                           buffer - hub_share - asked))
     ratio = 1.0
@@ -257,10 +257,11 @@ def _grants_and_releases(sku: str, near: list[tuple], st: BalanceSettings, moves
             # Short even with all of its own hub share: only stock from elsewhere helps.
             if want > 0 and want - after - (free - qty) >= min_move and after < want * low:
                 short.append((after / want, loc, want - after - (free - qty), want, after))
-        elif has > release_above * target:
-            # Under scarcity a share rounded to nothing still keeps what a plan out of it would not top up.
+        elif has > release_above * (aim := want if pressed and want < target else target):
+            # Under scarcity a share rounded to nothing still keeps what a plan out of it would not top up;
+            # while the web is short a slow store keeps a little over its demand, not over least_target.
             keep = min(st.least_target, ceil(demand - 1e-9)) if scarce and demand > 0 else 0
-            qty = min(has - max(ceil(target * keep_up), keep), unused)
+            qty = min(has - max(ceil(aim * keep_up), keep), unused)
             # Units released while the hub share is under the safety buffer fill the buffer first,
             # where no one may promise them: ask only if at least min_move would be of use.
             if qty - (stuck if stuck > 0 else 0) >= min_move:
