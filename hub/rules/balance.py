@@ -53,7 +53,7 @@ from itertools import groupby
 from math import ceil
 from operator import attrgetter, itemgetter
 
-from hub.rules.balance_terms import SPOT_FIELDS, BalanceSettings, Move, Spot, span
+from hub.rules.balance_terms import SPOT_FIELDS, BalanceSettings, Move, Spot, span, whole
 
 __all__ = ["SPOT_FIELDS", "BalanceSettings", "Move", "Spot", "plan"]
 
@@ -192,16 +192,19 @@ def _scarce(rows: list[tuple], st: BalanceSettings, fixed_free: int, web: float)
     supply = fixed_free + sum(s[2] for s in stores)
     ratio = _fill([(s[2], s[4]) for s in stores if s[4] > 0], supply, web)
     near = []
-    least = st.least_target
     for loc, has, units, free, demand, unused, stuck in stores:
         want = int(ratio * demand + 0.5)
         target = min(units, want)
         # A share rounded to nothing is not asked back below what a plan out of scarcity would grant
         # at: else a SKU on the edge of scarcity is given back and granted in turn.
-        keep = min(least, ceil(demand - 1e-9)) if demand > 0 else 0
-        if has < target * low or has > max(release_above * target, keep):
+        if has < target * low or has > max(release_above * target, _kept(demand, st)):
             near.append((loc, has, units, free, demand, unused, target, want, stuck))
     return ratio, near
+
+
+def _kept(demand: float, st: BalanceSettings) -> int:
+    """What a store whose share under scarcity rounds to nothing keeps: no plan out of scarcity tops it up."""
+    return min(st.least_target, whole(demand))
 
 
 def _fill(claims: list[tuple[int, float]], supply: int, web: float) -> float:
@@ -239,7 +242,7 @@ def _grants_and_releases(sku: str, near: list[tuple], st: BalanceSettings, moves
     hours, window = st.window.total_seconds() / 3600, span(st.window)
     for loc, has, units, free, demand, unused, target, want, stuck in near:
         # A grant waits until the quota is under the demand's own band; `least_target` only sizes it.
-        if has < (target if scarce or want >= target else want) * low:
+        if has < (target if scarce else want) * low:
             # Top up past the target, to where the next grant is as far off as the band allows: a grant
             # only to the target is soon under it again (2-unit top-ups). Under scarcity only the share.
             top = target if scarce else ceil(target * keep_up) if pressed else \
@@ -260,8 +263,7 @@ def _grants_and_releases(sku: str, near: list[tuple], st: BalanceSettings, moves
         elif has > release_above * (aim := want if pressed and want < target else target):
             # Under scarcity a share rounded to nothing still keeps what a plan out of it would not top up;
             # while the web is short a slow store keeps a little over its demand, not over least_target.
-            keep = min(st.least_target, ceil(demand - 1e-9)) if scarce and demand > 0 else 0
-            qty = min(has - max(ceil(aim * keep_up), keep), unused)
+            qty = min(has - max(ceil(aim * keep_up), _kept(demand, st) if scarce else 0), unused)
             # Units released while the hub share is under the safety buffer fill the buffer first,
             # where no one may promise them: ask only if at least min_move would be of use.
             if qty - (stuck if stuck > 0 else 0) >= min_move:
