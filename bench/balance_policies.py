@@ -90,6 +90,24 @@ run ends (2,341, mostly 1 or 2 a spot). It is not only the run's end: over
 weeks and 98.97% against 99.997% at 0.4, with 3,624 and 1,233 units left
 against 2,299 and 198: deliveries join slow stores' quota in ones and twos
 that no release of `min_move` reaches.
+
+Where that gap comes from (seed 1, 0.4 weeks, 2026-12-01): each Monday's
+delivery sells out in three or four days. By day 3 the oracle and
+online-only have served 775 units more than the balancer: the web is short,
+and units sit in stores' quota, up to 1.5x a store's target. On days 4 to 6
+the balancer's stores sell what they held, and the lead falls to 575. It
+builds again every week and ends at 824 units. Those units are the ones
+left when the run ends: 962 units in the quota of 759 spots whose walk-in
+forecast is under 0.05 units a window, 1 to 3 units a spot. Tried and
+dropped: while the web is short, a spot selling under half a unit a window
+keeps nothing, and is asked for everything from 2 units (served 98.34% ->
+99.09% at 0.4 weeks, 98.47% -> 98.24% at 0.7; moves per 1,000 sold 123 ->
+348 and 131 -> 369), or from 1 unit (99.26% and 97.66%; moves 815 and 614).
+With its units gone, a spot's walk-ins are refused while units sit in its
+hub share (such refusals 393 -> 4,112 and 8,814 at 0.4 weeks). Online-only's web
+reaches every unit on every shelf for nothing. The balancer pays a move
+for each one- or two-unit lot it brings back from a slow store, and the
+quota those lots stay in is what lets a store sell through an outage.
 """
 
 from __future__ import annotations
