@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from hub.api.errors import BUSY, MALFORMED, TOO_LARGE, UNAUTHENTICATED
 from hub.deps import HubDep, Token, WebShop, json_body, parse_body, write
@@ -25,11 +26,25 @@ REFUSALS = {**UNAUTHENTICATED, 403: {"description": "not a web or ops token"},
             **TOO_LARGE, **MALFORMED, **BUSY}
 
 
+def _not_blank(location: str) -> str:
+    # Blank is not "anywhere": a web shop that sends "" has lost the location it meant.
+    if not location.strip():
+        raise PydanticCustomError("blank", "a location id cannot be blank; leave location out to reserve "
+                                           "wherever most can be promised")
+    return location
+
+
+# The schema's pattern says what _not_blank checks, so a client generated from it knows.
+LOCATION = Annotated[str, Field(min_length=1, max_length=32, json_schema_extra={"pattern": r"\S"}),
+                     AfterValidator(_not_blank)]
+
+
 class ReserveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sku: str = Field(min_length=1, max_length=64)
     qty: bounded(1, 10_000)
-    location: str | None = Field(default=None, max_length=32)
+    location: LOCATION | None = Field(default=None, description="where to reserve: a location id; left out, "
+                                                                "wherever most can be promised")
     ttl_s: bounded(1, 7 * 24 * 3600) = 900
 
 

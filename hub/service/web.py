@@ -80,6 +80,9 @@ class WebOps:
             raise rules.BadRequest(f"A reservation must be of at least 1 unit, not {qty!r}.")
         if not key or len(key) > 200:
             raise rules.BadRequest("An idempotency key must be 1 to 200 characters.")
+        if location is not None and not location.strip():
+            raise rules.BadRequest("A location cannot be blank; leave it out to reserve wherever most can be "
+                                   "promised.")
         rid = f"W-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
         web = ("web", "ops")
 
@@ -91,7 +94,7 @@ class WebOps:
             now = self.clock()
             if location is None:
                 self._authorize(conn, token, web)  # before picking: a stranger learns nothing of the stock
-            where = location or self._pick(conn, sku, qty)
+            where = self._pick(conn, sku, qty) if location is None else location
             exp, at = stamp(now + timedelta(seconds=ttl_s)), stamp(now)
             args = {"q": qty, "loc": where, "sku": sku, "rid": rid, "exp": exp, "at": at}
             if token is not None:
@@ -113,7 +116,7 @@ class WebOps:
         def on_sqlite(conn: Connection) -> dict:
             self._authorize(conn, token, web)
             now = self.clock()
-            where = location or self._pick(conn, sku, qty)
+            where = self._pick(conn, sku, qty) if location is None else location
             exp, at = stamp(now + timedelta(seconds=ttl_s)), stamp(now)
             if driver_sql(conn, "INSERT INTO reservations (reservation_id, location, sku, qty, status, expires_at, "
                                 "at_risk, created_at) VALUES (?, ?, ?, ?, 'held', ?, ?, ?) "
