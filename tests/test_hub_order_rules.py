@@ -54,8 +54,15 @@ def test_a_store_is_asked_and_nothing_moves_until_its_entry_says_so() -> None:
     assert rules.fulfil(p, o, "pickup", at_store=True)
     assert (o.status, o.how, p.on_hand, p.reserved) == ("to_hand_over", "pickup", 10, 2)
     assert not rules.fulfil(p, o, "pickup", at_store=True)
-    assert rules.fulfil(p, o, "ship", at_store=True)  # the customer would rather have it sent
-    assert (o.status, o.how) == ("to_hand_over", "ship")
+    # The store may have pulled "pick-up" already: the other method is refused, not switched under it.
+    with pytest.raises(rules.Conflict, match="is to be picked up already; to have it shipped instead, cancel it"):
+        rules.fulfil(p, o, "ship", at_store=True)
+    assert (o.status, o.how, p.on_hand, p.reserved) == ("to_hand_over", "pickup", 10, 2)
+    shipped = order(rid="W-2")
+    assert rules.fulfil(p, shipped, "ship", at_store=True)
+    with pytest.raises(rules.Conflict, match="is to be shipped already; to have it picked up instead"):
+        rules.fulfil(p, shipped, "pickup", at_store=True)
+    assert not rules.fulfil(p, shipped, "ship", at_store=True)  # the same method again: answered as before
 
 
 @pytest.mark.parametrize("status, words", [("held", "cart hold, not an order"), ("cancelled", "is cancelled"),

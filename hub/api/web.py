@@ -74,12 +74,14 @@ def cancel(reservation_id: str, hub: HubDep, who: WebShop, idempotency_key: KEY)
 
 # Orders after checkout. Each answers the order as it stands (`order_id`, `status`: ordered, to_hand_over
 # (its store is asked to hand it over), done, cancelled; `location`, `sku`, `qty`, `at_risk`, `how`).
-# Asking again changes nothing, with or without an Idempotency-Key.
+# Asking again changes nothing, with or without an Idempotency-Key. Once an order is to be shipped or
+# picked up, the other is refused: its store may have acted on the first already.
 ORDER_REFUSALS = {**REFUSALS, 404: {"description": "unknown order"},
                   409: {"description": "the order's state forbids it: a cart hold not yet committed, cancelled or "
-                                       "expired, handed over already (it cannot be cancelled), or picked up where "
-                                       "there is no counter (a warehouse); or the idempotency key was used for "
-                                       "another request"}}
+                                       "expired, handed over already (it cannot be cancelled), asked of its store "
+                                       "the other way already (to be shipped, or picked up: cancel it and order "
+                                       "again), or picked up where there is no counter (a warehouse); or the "
+                                       "idempotency key was used for another request"}}
 
 
 @router.get("/orders/{order_id}", responses=ORDER_REFUSALS)
@@ -90,14 +92,14 @@ def order(order_id: ORDER_ID, hub: HubDep, who: WebShop) -> dict:
 @router.post("/orders/{order_id}/ship", responses=ORDER_REFUSALS)
 def ship(order_id: ORDER_ID, hub: HubDep, who: WebShop, idempotency_key: MAYBE_KEY = None) -> dict:
     """Ship the order: from the warehouse now (done); from a store, asked of it (to_hand_over): its
-    next pull lists the order, and its hand-over entry makes it done."""
+    next pull lists the order, and its hand-over entry makes it done. Not once it is to be picked up."""
     return hub.fulfil(order_id, "ship", idempotency_key)
 
 
 @router.post("/orders/{order_id}/pickup", responses=ORDER_REFUSALS)
 def pickup(order_id: ORDER_ID, hub: HubDep, who: WebShop, idempotency_key: MAYBE_KEY = None) -> dict:
     """The customer collects the order at its store (to_hand_over): the store's next pull lists it,
-    and the clerk's hand-over makes it done."""
+    and the clerk's hand-over makes it done. Not once it is to be shipped."""
     return hub.fulfil(order_id, "pickup", idempotency_key)
 
 

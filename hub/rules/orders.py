@@ -25,8 +25,10 @@ TO_FULFIL = ("ordered", "to_hand_over")  # an order not yet handed over
 def fulfil(pos: Position, r: Reservation, how: str, *, at_store: bool) -> bool:
     """Fulfil order `r`, reserved at `pos`, by `how` (pickup or ship); False if it already was, as asked.
 
-    At a store the order becomes `to_hand_over` (asking again, or changing pickup to ship, is
-    allowed until it is handed over); anywhere else only shipping is possible, and it is done now.
+    At a store the order becomes `to_hand_over`; asking again is answered as the first time, but
+    the other method is refused: the store may have pulled the first one already (a parcel packed,
+    or the order put at the counter), and nothing tells the hub it has not. Anywhere else only
+    shipping is possible, and it is done now.
     """
     if how not in FULFILMENTS:
         raise BadRequest(f"An order is fulfilled by pickup or ship, not {how!r}.")
@@ -43,8 +45,11 @@ def fulfil(pos: Position, r: Reservation, how: str, *, at_store: bool) -> bool:
         pos.on_hand -= r.qty
         r.status, r.how = "done", how
         return True
-    if r.status == "to_hand_over" and r.how == how:
-        return False
+    if r.status == "to_hand_over":
+        if r.how == how:
+            return False
+        raise Conflict(f"Order {r.reservation_id} is to be {_how(r.how)} already; to have it {_how(how)} "
+                       "instead, cancel it and order again.")
     r.status, r.how = "to_hand_over", how
     return True
 
