@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.errors import BUSY, MALFORMED, TOO_LARGE, UNAUTHENTICATED
 from hub.deps import HubDep, Ops, json_body, off_loop, parse_body
+from hub.service.orders import at_risk_view
 from sync.models import MAX_SEQ, bounded
 
 router = APIRouter(prefix="/ops", tags=["ops"])
@@ -62,7 +63,7 @@ async def request_release(request: Request, hub: HubDep, who: Ops, idempotency_k
 
 @router.get("/at-risk", responses=REFUSALS)
 def at_risk(hub: HubDep, who: Ops) -> list[dict]:
-    return hub.at_risk()
+    return [at_risk_view(r) for r in hub.at_risk()]
 
 
 class Resource(BaseModel):

@@ -26,6 +26,12 @@ def order_view(r: Reservation) -> dict:
             "at_risk": r.at_risk, "how": r.how}
 
 
+def at_risk_view(row: dict) -> dict:
+    """A reservation at risk as ops sees it. An order never expires: the `expires_at` its cart had is
+    no deadline any more, so only a cart hold shows one."""
+    return {**row, "expires_at": row["expires_at"] if row["status"] == "held" else None}
+
+
 class OrderOps:
     """Orders after checkout (a part of Hub; `_reservation` is WebOps')."""
 
