@@ -14,6 +14,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.api import balance, ops, reports, stores, web
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         scheduler = BackgroundScheduler(timezone="UTC")
         scheduler.add_job(hub.expire_due, IntervalTrigger(seconds=settings.expire_every_s, timezone="UTC"),
                           id="expire-reservations", max_instances=1, coalesce=True)
+        hub.cadence = replace(hub.cadence, min_history=timedelta(hours=settings.balance_min_history_h))
         if settings.balance_every_s > 0:
             hub.cadence = replace(hub.cadence, every=timedelta(seconds=settings.balance_every_s))
             hub.lease_for = timedelta(seconds=settings.balance_lease_s)
@@ -114,7 +116,11 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
             scheduler.shutdown(wait=False)
             app.state.db_threads.shutdown(wait=True)
 
-    app = FastAPI(title="Backroom hub", version="1", lifespan=lifespan)
+    # /docs and /redoc from files installed with the hub, not a CDN: a hub on a network cut off from
+    # the internet must still show its API, and nothing the hub serves loads an asset from outside.
+    # Swagger UI's validator badge would fetch an image from swagger.io: off.
+    app = FastAPIOffline(title="Backroom hub", version="1", lifespan=lifespan,
+                         swagger_ui_parameters={"validatorUrl": None})
     app.state.hub = hub
     app.state.settings = settings
 
