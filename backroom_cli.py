@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+import textwrap
 
-USAGE = """usage: backroom COMMAND ...
 
-  node   a store's node: init, sell, return, receive, hold, count, lookup, sync, run, ...
-  hub    the chain's hub: init, serve, token
-  report the nightly reconciliation report: nightly --date D [--store S] [--out DIR], zone
-  tui    the clerk's terminal UI on a store node (--serve for browsers)
-  demo   a hub and a demo store, syncing, with the store's terminal UI;
-         prints the hub's address and ops token, restarts the hub if it dies
+def _commands(parser: argparse.ArgumentParser) -> str:
+    """A command's subcommands as its parser has them, so the list cannot fall behind."""
+    return ", ".join(name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+                     for name in action.choices)
 
-Run `backroom COMMAND --help` for a command's options."""
+
+def usage() -> str:
+    from hub.cli import build_parser as hub_parser
+    from hub.report_cli import build_parser as report_parser
+    from node.cli import build_parser as node_parser
+
+    lines = [("node", f"a store's node: {_commands(node_parser())}"),
+             ("hub", f"the chain's hub: {_commands(hub_parser())}"),
+             ("report", f"the nightly reconciliation report: {_commands(report_parser())}"),
+             ("tui", "the clerk's terminal UI on a store node (--serve for browsers)"),
+             ("demo", "a hub and a demo store, syncing, with the store's terminal UI; prints the hub's address "
+                      "and ops token, restarts the hub if it dies")]
+    listing = "\n".join(textwrap.fill(text, 79, initial_indent=f"  {name:<7}", subsequent_indent=" " * 9,
+                                      break_on_hyphens=False)
+                        for name, text in lines)
+    return f"usage: backroom COMMAND ...\n\n{listing}\n\nRun `backroom COMMAND --help` for a command's options."
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
-        print(USAGE)
+        print(usage())
         sys.exit(0 if argv else 2)
     cmd, rest = argv[0], argv[1:]
     if cmd == "node":
@@ -37,5 +51,5 @@ def main(argv: list[str] | None = None) -> None:
     if cmd == "demo":
         from demo import main as demo_main
         sys.exit(demo_main(rest))
-    print(f"backroom: unknown command {cmd!r}\n\n{USAGE}", file=sys.stderr)
+    print(f"backroom: unknown command {cmd!r}\n\n{usage()}", file=sys.stderr)
     sys.exit(2)
