@@ -5,16 +5,131 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import sqlite3
 import sys
+from contextlib import closing
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from sqlalchemy import Engine, inspect, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from hub.rules import HubError
 from sync.kinds import Policy, stamp, utcnow
 
+if TYPE_CHECKING:
+    from hub.service import Hub
+
 DEFAULT_DB = "sqlite:///hub.sqlite"
+BACKENDS = ("sqlite", "postgresql")
+
+
+class NoHub(Exception):
+    """The database named cannot be opened as the hub's; nothing was written."""
 
 
 def _db(args: argparse.Namespace) -> str:
     return args.db or os.environ.get("BACKROOM_HUB_DATABASE_URL") or DEFAULT_DB
+
+
+def init_hint(args: argparse.Namespace) -> str:
+    """The command that makes the hub database these arguments name."""
+    return f"backroom hub --db {shown(args.db)} init" if args.db else "backroom hub init"
+
+
+def shown(url: str) -> str:
+    """`url` as it may be printed: its password, if any, starred out."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
+
+
+def open_hub(url: str, *, create: bool = False, init_hint: str = "backroom hub init") -> Hub:
+    """The hub on `url`, its schema brought up to date. Without `create`, a database that holds no
+    hub yet is refused before anything is written: a mistyped path must not become a new, empty hub.
+    A database that cannot be reached or opened is NoHub too; errors after it opened are not."""
+    from hub import db
+    from hub.service import Hub
+
+    engine = _engine(url)
+    try:
+        tables = _tables(url, engine)
+        if "schema_migrations" not in tables and not create:
+            raise NoHub(f"There is no hub database at {_where(url)}; run `{init_hint}` first.")
+        if "schema_migrations" not in tables and tables:
+            named = ", ".join(sorted(tables)[:3]) + (", ..." if len(tables) > 3 else "")
+            raise NoHub(f"The database at {shown(url)} holds something other than a hub ({named}); "
+                        "give the hub a database of its own.")
+        with engine.connect():  # a SQLite file is made here (init, serve), in a directory that may refuse it
+            pass
+    except DBAPIError as err:
+        engine.dispose()
+        raise NoHub(f"Cannot reach the hub database at {shown(url)}: {_problem(url, err)}.") from None
+    except NoHub:
+        engine.dispose()
+        raise
+    db.migrate(engine, stamp(utcnow()))
+    return Hub(engine)
+
+
+def _engine(url: str) -> Engine:
+    """An engine for `url`, refused with one sentence if it cannot be a hub's; connects to nothing yet."""
+    from hub import db
+
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        raise NoHub(f"{shown(url)!r} is not a database URL; give sqlite:///FILE or postgresql://USER@HOST/NAME.") \
+            from None
+    if u.get_backend_name() not in BACKENDS:
+        raise NoHub(f"The hub runs on SQLite or PostgreSQL, not {u.get_backend_name()} ({shown(url)}).")
+    path = _sqlite_file(url)
+    if path is not None and not path.exists() and not path.absolute().parent.is_dir():
+        raise NoHub(f"Cannot open the hub database at {shown(url)}: there is no directory {path.absolute().parent}.")
+    try:
+        return db.make_engine(url)
+    except (ImportError, NoSuchModuleError) as err:
+        raise NoHub(f"Cannot open the hub database at {shown(url)}: its driver is not installed ({err}).") from None
+
+
+def _where(url: str) -> str:
+    """`shown(url)`, and the file it names if the path is relative (to a directory the reader may not guess)."""
+    path = _sqlite_file(url)
+    return f"{shown(url)} ({path.absolute()})" if path is not None and not path.is_absolute() else shown(url)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file a sqlite URL names; None for any other URL, an in-memory database or a `file:` URI."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or u.database in (None, "", ":memory:") or u.query.get("uri"):
+        return None
+    return Path(u.database)
+
+
+def _tables(url: str, engine: Engine) -> set[str]:
+    """The tables in the database, read without creating or changing it: a SQLite file is opened
+    read-only, as the engine's connections would make a missing file and turn on WAL in any file."""
+    path = _sqlite_file(url)
+    if path is None:
+        with engine.connect() as conn:
+            return set(inspect(conn).get_table_names())
+    if not path.exists():
+        return set()
+    try:
+        with closing(sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True)) as conn:
+            return {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as err:
+        raise NoHub(f"Cannot open the hub database at {shown(url)}: {err}.") from None
+
+
+def _problem(url: str, err: DBAPIError) -> str:
+    """The driver's own first line, without the password should it repeat it."""
+    line = (str(err.orig).strip().splitlines() or [type(err.orig).__name__])[0].rstrip(".")
+    password = make_url(url).password
+    return line.replace(str(password), "***") if password else line
 
 
 def _country(text: str) -> str:
@@ -69,18 +184,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "serve":
             import uvicorn
 
-            from hub.db import make_engine, migrate
-
-            migrate(make_engine(url), stamp(utcnow()))  # once, before the workers start
+            # Serving migrates (the runbook's "the hub migrates its schema on start"), so it may
+            # begin on an empty database; once, before the workers start.
+            open_hub(url, create=True).close()
             os.environ["BACKROOM_HUB_DATABASE_URL"] = url
             if args.country:
                 os.environ["BACKROOM_HUB_RCN_COUNTRY"] = args.country
             uvicorn.run("hub.app:app_from_env", factory=True, host=args.host, port=args.port,
                         workers=args.workers, log_level=args.log_level)
             return 0
-        from hub.service import Hub
-
-        hub = Hub.open(url)
+        hub = open_hub(url, create=args.cmd == "init", init_hint=init_hint(args))
         if args.cmd == "init":
             from fixtures.chain import demo_chain, generate_chain
 
@@ -97,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             print("revoked")
         return 0
-    except HubError as err:
+    except (HubError, NoHub) as err:
         print(str(err), file=sys.stderr)
         return 2
 

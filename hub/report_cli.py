@@ -7,9 +7,8 @@ import json
 import sys
 from datetime import date
 
-from hub.cli import _db
+from hub.cli import NoHub, _db, init_hint, open_hub
 from hub.rules import HubError
-from hub.service import Hub
 from hub.settings import Settings
 
 
@@ -31,7 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings()
-    hub = Hub.open(_db(args))
+    try:
+        hub = open_hub(_db(args), init_hint=init_hint(args))
+    except NoHub as err:
+        print(f"backroom report: {err}", file=sys.stderr)
+        return 2
     hub.chain_tz, hub.report_keep_days = settings.chain_tz, settings.report_keep_days
     hub.report_tolerance = settings.report_tolerance if args.cmd != "nightly" or args.tolerance is None \
         else args.tolerance
