@@ -247,3 +247,27 @@ def test_the_runbook_covers_what_an_operator_needs() -> None:
                   "**The hub's database was restored", "**A store diverged**", "## Incidents", "/clear",
                   "## Reports", "report nightly --date", "## Settings"):
         assert topic in runbook, f"the runbook no longer covers {topic!r}"
+
+
+def documented_barcodes() -> set[tuple[str, str]]:
+    """Each GTIN-13 or GTIN-14 the docs give as a scan or a lookup (`3*9309243598147`), as (page, barcode)."""
+    return {(page.name, code) for page in PAGES
+            for code in re.findall(r"(?<![\d*])(?:\d{1,4}\*)?(\d{13,14})(?!\d)", text(page))}
+
+
+def test_the_barcodes_in_the_docs_are_items_the_demo_store_sells() -> None:
+    # A newcomer types the README's `node sell` into the demo chain: its barcode must be an item there,
+    # stocked at S001 (the store the examples set up), whatever size `hub init` is given below 50,000 SKUs.
+    from fixtures.chain import demo_chain, generate_chain
+
+    found = documented_barcodes()
+    assert ("README.md", "9309243598147") in found, f"the check no longer sees the README's sale: {found}"
+    chain = demo_chain()
+    stocked = {line.sku for line in chain.stock("S001") if line.qty > 0}
+    for page, code in sorted(found):
+        try:
+            item = chain.item_by_barcode(code.zfill(14))
+        except KeyError:
+            raise AssertionError(f"{page} uses barcode {code}, which is no item of the demo chain") from None
+        assert item.sku in stocked, f"{page} uses barcode {code} ({item.sku}), which S001 does not stock"
+        assert generate_chain(100, 1).item(item.sku).gtin == item.gtin, f"{item.sku}'s barcode depends on the size"
