@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     # How often a balancer pass runs (in whichever hub process takes the lease first); 0: never.
     balance_every_s: float = Field(default=300.0, ge=0)
     balance_lease_s: float = Field(default=120.0, gt=0)  # a pass whose process died frees its lease after this
+    # A store the hub has heard from for less than this is granted quota but never asked for any back.
+    balance_min_history_h: float = Field(default=168.0, ge=0, le=672)
     # ISO 3166 alpha-2: the country whose in-store code layout the chain prints, told to each
     # store in its opening (in-store price and weight codes mean different things by country).
     rcn_country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")

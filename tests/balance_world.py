@@ -4,14 +4,16 @@
     w.hours(3, sells={"S001": 2})     # every 10 minutes S001 sells 2 of A; every store syncs
     w.hub.rebalance()
 
-Stores S001 and S002 each hold 40 of SKU A on the floor, half of it as quota;
-the warehouse W01 holds 60 of A and 20 of B. Stores sync through
+Its hub asks a store for quota back once it has heard from it for two hours
+(`Cadence.min_history`, a week in production). Stores S001 and S002 each
+hold 40 of SKU A on the floor, half of it as quota; the warehouse W01 holds 60 of A and 20 of B. Stores sync through
 `tests.hubfixtures.LocalClient` (the runner's own push and pull, in process),
 so the hub hears from them as it would over HTTP.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,8 @@ class BalanceWorld:
     def __init__(self, url: str, tmp: Path, start: datetime = T0) -> None:
         self.now = start
         self.hub = Hub.open(url, clock=lambda: self.now)
+        # The world plays hours, not weeks: its stores may be asked for quota back after two of them.
+        self.hub.cadence = replace(self.hub.cadence, min_history=timedelta(hours=2))
         self.hub.load_chain(CHAIN, quota_share=0.5)
         self.nodes: dict[str, Node] = {}
         self.clients: dict[str, LocalClient] = {}

@@ -81,7 +81,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
     w.hours(3, sells={"S001": 2})
     tokens = {"ops": w.hub.issue_token("ops"), "store": w.hub.issue_token("store", "S001")}
     w.close()
-    with HubProcess(db, log_dir=tmp, env={"BACKROOM_HUB_BALANCE_EVERY_S": "0"}) as proc:
+    with HubProcess(db, log_dir=tmp, env={"BACKROOM_HUB_BALANCE_EVERY_S": "0",
+                                          "BACKROOM_HUB_BALANCE_MIN_HISTORY_H": "2"}) as proc:
         yield proc.url, db, tokens
 
 

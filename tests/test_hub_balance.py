@@ -18,6 +18,7 @@ import pytest
 
 from hub import rules
 from hub.db import BALANCER_TABLES, leasing, transact
+from hub.service.balance_pass import Cadence
 from sync.kinds import stamp
 from tests.balance_world import A, B, BalanceWorld
 from tests.hubfixtures import hub_backend_url, pg_server  # noqa: F401 - fixtures
@@ -163,6 +164,15 @@ def test_a_store_heard_from_for_under_an_hour_is_left_alone(world: BalanceWorld)
     assert world.hub.rebalance(dry_run=True)["moves"] == []
     world.hours(1, sells={"S001": 3})
     assert world.hub.rebalance(dry_run=True)["moves"]
+
+
+def test_a_store_heard_from_for_under_a_week_is_granted_quota_but_never_asked_for_any(world: BalanceWorld) -> None:
+    world.hub.cadence = Cadence()  # the production week
+    world.hours(3, sells={"S001": 2})  # three hours without a sale at S002 say little of its week
+    kinds = {(m["kind"], m["store_id"]) for m in world.hub.rebalance(dry_run=True)["moves"]}
+    assert ("grant", "S001") in kinds and not {k for k in kinds if k[0] == "release"}
+    world.hub.cadence = replace(Cadence(), min_history=timedelta(hours=2))
+    assert ("release", "S002") in {(m["kind"], m["store_id"]) for m in world.hub.rebalance(dry_run=True)["moves"]}
 
 
 def test_a_silent_store_is_offline_not_selling_nothing(world: BalanceWorld) -> None:

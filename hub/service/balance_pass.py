@@ -14,7 +14,9 @@ costs more than a pass may take, so a pass plans what changed:
 
 A store with no forecast yet (the balancer is new, or the store is) is left
 alone until its turn comes, as is one the hub has heard from for less than
-`min_seen`: no forecast is not a forecast of nothing.
+`min_seen`: no forecast is not a forecast of nothing. Nor is a short one: a
+store heard from for less than `min_history` (a week) may be granted quota
+but is never asked for any back.
 
 `plan` decides every move. It plans each SKU on its own, and with no web
 demand given it decides a store's grant or release from that store's spot
@@ -79,6 +81,7 @@ class Cadence:
     refresh_rows: int = 200_000  # beyond the stores whose turn it is, more while fewer sales rows were read
     full_every: timedelta = timedelta(days=1)  # every SKU planned whole once in this, a slice a pass
     min_seen: timedelta = timedelta(hours=1)  # a store heard from for less in the history is left alone
+    min_history: timedelta = timedelta(days=7)  # a store heard from for less is granted quota, never asked for it
 
 
 @dataclass
@@ -121,8 +124,12 @@ class Pass:
                                           "AND last_seen IS NOT NULL").all())
         online = online_intervals(conn, now, cad.history, out.heard)
         start = now - cad.history
-        facts.off_stores |= {s for s in self.stores if sum(
-            (b - max(a, start) for a, b in online.get(s, ()) if b > start), timedelta()) < cad.min_seen}
+        seen = {s: sum((b - max(a, start) for a, b in online.get(s, ()) if b > start), timedelta())
+                for s in self.stores}
+        facts.off_stores |= {s for s in self.stores if seen[s] < cad.min_seen}
+        # Hours without a sale say little of a week: a store is asked for quota back once the hub has
+        # seen a week of it (a SKU that sells on Saturdays is not dead on a Tuesday); until then, grants only.
+        self.young = {s for s in self.stores if seen[s] < cad.min_history}
         promos = promos_in(conn, now, cad.history, self.st.window)
         self.fc = Forecasts(conn, now, window=self.st.window, history=cad.history, online=online, promos=promos,
                             folded=out.folded)
@@ -275,7 +282,8 @@ class Pass:
 
     def _plan(self, out: Planned, rows: list[tuple], *, wide: bool, web: dict[str, float] | None = None) -> None:
         tight: set[str] = set()
-        moves = plan(rows, self.st, web_demand=web, tight=tight)
+        moves = [m for m in plan(rows, self.st, web_demand=web, tight=tight)
+                 if m.kind != "release" or m.location not in self.young]
         out.moves += moves
         out.spots += len(rows)
         if wide:

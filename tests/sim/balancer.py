@@ -71,6 +71,8 @@ def rebalance(w: World, rng: random.Random) -> None:
         return
     w.stats["balance_passes"] += 1
     w.stats["balance_moves"] += len(done["moves"])
+    for m in done["moves"]:
+        w.stats[f"balance_{m['kind']}"] += 1
     w.log(f"balancer pass {done['run_id']}: {done['counts']}")
     check_run(w, done["run_id"], before)
 

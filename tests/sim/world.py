@@ -24,6 +24,7 @@ import random
 import shutil
 import tempfile
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,10 @@ class World(Disasters):
         for i in range(2 if self.faults.two_hubs else 1):
             engine = hub_db.make_engine(f"sqlite:///{self.hub_path()}").execution_options(faults=self.hub_faults)
             ids = random.Random(f"{self.seed}:{i}:{self._hub_epoch}")
-            self.hubs.append(Hub(engine, self._hub_clock(i), unique=lambda n, r=ids: r.randbytes(n).hex()))
+            hub = Hub(engine, self._hub_clock(i), unique=lambda n, r=ids: r.randbytes(n).hex())
+            # A seed plays days, not the week after which production asks a store for quota back.
+            hub.cadence = replace(hub.cadence, min_history=timedelta(hours=2))
+            self.hubs.append(hub)
 
     def pick_hub(self) -> Hub:
         return self.hubs[0] if len(self.hubs) == 1 else self.rng.choice(self.hubs)
