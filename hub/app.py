@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
         scheduler = BackgroundScheduler(timezone="UTC")
         scheduler.add_job(hub.expire_due, IntervalTrigger(seconds=settings.expire_every_s, timezone="UTC"),
                           id="expire-reservations", max_instances=1, coalesce=True)
-        hub.cadence = replace(hub.cadence, min_history=timedelta(hours=settings.balance_min_history_h))
+        hub.cadence = replace(hub.cadence, min_history=settings.min_history)
         if settings.balance_every_s > 0:
             hub.cadence = replace(hub.cadence, every=timedelta(seconds=settings.balance_every_s))
             hub.lease_for = timedelta(seconds=settings.balance_lease_s)

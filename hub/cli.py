@@ -201,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
                 args.skus, args.stores, args.seed)
             print(json.dumps(hub.load_chain(chain, quota_share=args.quota_share, policy=args.policy)))
         elif args.cmd == "rebalance":
+            from dataclasses import replace
+
+            from hub.settings import Settings
+
+            hub.cadence = replace(hub.cadence, min_history=Settings().min_history)
             print_pass(hub.rebalance(dry_run=args.dry_run, full=args.full or None), as_json=args.json)
         elif args.cmd == "token" and args.token_cmd == "issue":
             print(hub.issue_token(args.role, args.store))

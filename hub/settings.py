@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -30,3 +32,7 @@ class Settings(BaseSettings):
     report_dir: str | None = None
     report_tolerance: int = Field(default=0, ge=0)  # units: a counted SKU within this of its book is accurate
     report_recheck_s: float = Field(default=900.0, ge=0)  # 0: never
+
+    @property
+    def min_history(self) -> timedelta:
+        return timedelta(hours=self.balance_min_history_h)

@@ -7,11 +7,12 @@ the hub's own grants and release requests.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -242,3 +243,21 @@ def test_a_pass_that_fails_part_way_folds_no_sale_twice(world: BalanceWorld, mon
     assert world.hub.balance_view()["last_run"]["status"] == "failed"
     world.hub.rebalance()
     assert world.rows("SELECT sum(units) FROM balance_sales WHERE store_id = 'S001'") == [(2 * 6 + 2 * 6,)]
+
+
+def test_the_cli_pass_reads_the_week_from_the_hubs_settings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from hub import cli
+
+    world = BalanceWorld(f"sqlite:///{tmp_path / 'hub.sqlite'}", tmp_path,
+                         start=datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3))
+    world.hours(3, sells={"S001": 2})  # up to now: the CLI's pass runs on the wall clock
+    world.close()
+
+    def released() -> set[str]:
+        assert cli.main(["--db", f"sqlite:///{tmp_path / 'hub.sqlite'}", "rebalance", "--dry-run", "--json"]) == 0
+        return {m["store_id"] for m in json.loads(capsys.readouterr().out)["moves"] if m["kind"] == "release"}
+
+    assert released() == set()  # three hours of S002 are not a week
+    monkeypatch.setenv("BACKROOM_HUB_BALANCE_MIN_HISTORY_H", "2")
+    assert released() == {"S002"}
