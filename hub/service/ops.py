@@ -12,7 +12,7 @@ from hub import db, rules
 from hub.db import driver_sql
 from hub.db import (
     grants, incidents, items, locations, opening_stock, release_requests, reservations,
-    store_entries, transact,
+    store_contacts, store_entries, transact,
 )
 from hub.rules import Position
 from hub.service.common import POSITION_FIGURES
@@ -116,12 +116,16 @@ class OpsOps:
                 incidents.c.cleared_at.is_(None)).group_by(incidents.c.store_id)).all())
             in_flight = dict(conn.execute(select(grants.c.store_id, func.count()).where(
                 grants.c.status == "in_flight").group_by(grants.c.store_id)).all())
+            # A pull is contact too: a quiet store that only pulls is online (noted by StoreOps._note_pull).
+            pulled = dict(conn.execute(select(store_contacts.c.store_id, func.max(store_contacts.c.until))
+                                       .group_by(store_contacts.c.store_id)).all())
             out = []
             for r in conn.execute(select(locations).where(locations.c.kind == "store").order_by(locations.c.id)):
-                lag = (now - parse_stamp(r.last_seen)).total_seconds() if r.last_seen else None
-                out.append({"store_id": r.id, "name": r.name, "last_seq": r.next_seq - 1, "last_seen": r.last_seen,
-                            "lag_s": lag, "open_incidents": open_inc.get(r.id, 0), "blocked": r.blocked,
-                            "grants_in_flight": in_flight.get(r.id, 0)})
+                seen = max((t for t in (r.last_seen, pulled.get(r.id)) if t), key=parse_stamp, default=None)
+                lag = (now - parse_stamp(seen)).total_seconds() if seen else None
+                out.append({"store_id": r.id, "name": r.name, "last_seq": r.next_seq - 1, "last_seen": seen,
+                            "lag_s": lag, "last_push": r.last_seen, "open_incidents": open_inc.get(r.id, 0),
+                            "blocked": r.blocked, "grants_in_flight": in_flight.get(r.id, 0)})
         return out
 
     def at_risk(self) -> list[dict]:
