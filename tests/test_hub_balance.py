@@ -149,15 +149,60 @@ def test_a_store_low_at_its_pull_gets_its_top_up_in_that_pull(world: BalanceWorl
     assert world.hub.balance_view()["top_ups_at_pull"][0]["ref"] == top_up[0][0]
 
 
-def test_transfer_proposals_are_shown_accepted_or_dismissed(world: BalanceWorld) -> None:
+def test_an_accepted_proposal_from_the_warehouse_is_shipped_and_received_into_quota(world: BalanceWorld) -> None:
+    w = world
+    w.hours(3, sells={"S001": 2})
+    w.hub.rebalance()
+    p = next(p for p in w.hub.proposals() if p["from_location"] == "W01")
+    pid, qty = p["proposal_id"], p["qty"]
+    assert (p["to_location"], p["sku"]) == ("S001", A.sku) and qty >= 2
+    wh = w.position("W01")
+    done = w.hub.decide_proposal(pid, accept=True)
+    assert done["status"] == "accepted" and done["transfer"]["status"] == "in_transit"
+    with pytest.raises(rules.Conflict):
+        w.hub.decide_proposal(pid, accept=False)
+    assert w.hub.proposals("accepted")[0]["proposal_id"] == pid
+    # The warehouse shipped it: its units and its share are lower by the transfer, nothing else moved.
+    after = w.position("W01")
+    assert (after["on_hand"], after["hub_share"]) == (wh["on_hand"] - qty, wh["hub_share"] - qty)
+    # S001 hears of it on its pull; its clerk receives it, and it joins S001's quota.
+    w.sync("S001")
+    node = w.nodes["S001"]
+    quota = w.quota("S001")
+    assert [(t["transfer_id"], t["qty"]) for t in node.lookup(A.gtin)["incoming"]] == [(pid, qty)]
+    node.transfer_in("recv-1", pid, A.sku, qty, from_location="W01")
+    assert w.quota("S001") == quota + qty
+    w.sync("S001")
+    assert w.rows("SELECT status FROM transfers WHERE transfer_id = ?", pid) == [("received",)]
+    assert w.position("S001")["quota"] == w.quota("S001")
+
+
+def test_a_decided_proposal_is_not_made_again_within_a_day(world: BalanceWorld) -> None:
+    w = world
+    w.hours(3, sells={"S001": 2})
+    w.hub.rebalance()
+    p = next(p for p in w.hub.proposals() if p["from_location"] == "S002")
+    assert w.hub.decide_proposal(p["proposal_id"], accept=False)["status"] == "dismissed"
+
+    def from_s002() -> list[tuple[str, str]]:
+        w.hub.rebalance(full=True)
+        return [(m["outcome"], m["ref"]) for m in w.hub.balance_view()["moves"]
+                if m["kind"] == "transfer" and m["source"] == "S002"]
+
+    assert from_s002() == [("skipped", f"decided by ops lately: {p['proposal_id']} dismissed")]
+    assert not [q for q in w.hub.proposals() if q["from_location"] == "S002"]
+    w.now += timedelta(days=1, minutes=1)
+    assert [outcome for outcome, _ in from_s002()] == ["proposed"]
+
+
+def test_an_accepted_proposal_from_a_store_says_what_the_store_must_send(world: BalanceWorld) -> None:
     world.hours(3, sells={"S001": 2})
     world.hub.rebalance()
-    p = next(p for p in world.hub.proposals() if p["from_location"] == "W01")
-    assert (p["from_location"], p["to_location"], p["sku"]) == ("W01", "S001", A.sku) and p["qty"] >= 2
-    assert world.hub.decide_proposal(p["proposal_id"], accept=True)["status"] == "accepted"
-    with pytest.raises(rules.Conflict):
-        world.hub.decide_proposal(p["proposal_id"], accept=False)
-    assert world.hub.proposals("accepted")[0]["proposal_id"] == p["proposal_id"]
+    p = next(p for p in world.hub.proposals() if p["from_location"] == "S002")
+    done = world.hub.decide_proposal(p["proposal_id"], accept=True)
+    assert "transfer" not in done and done["to_arrange"].startswith(f"S002 sends it: its clerk's transfer out of "
+                                                                    f"{p['qty']} {A.sku} to S001")
+    assert world.rows("SELECT count(*) FROM transfers") == [(0,)]
 
 
 def test_a_store_heard_from_for_under_an_hour_is_left_alone(world: BalanceWorld) -> None:

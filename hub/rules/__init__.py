@@ -29,7 +29,7 @@ from hub.rules.orders import FULFILMENTS, TO_FULFIL, best_elsewhere, cancel_orde
 from hub.rules.positions import (
     OPEN, EntryFacts, Position, Reservation, Settlement, _apply_grant, _hand_over, _settle, apply_entry,
 )
-from hub.rules.promises import commit, due, expire, grant, pick_location, reserve, unreserve
+from hub.rules.promises import commit, due, expire, grant, pick_location, reserve, send_transfer, unreserve
 from hub.rules.references import (
     GrantRecord, Records, ReleaseRecord, TransferRecord, Wanted, apply_store_entry, check_grant, check_order, wanted,
 )
@@ -40,7 +40,7 @@ __all__ = [
     "Records", "ReleaseRecord", "Reservation", "Settlement", "TransferRecord", "Unauthenticated", "Unknown", "Wanted",
     "WrongStore", "_apply_grant", "_hand_over", "_settle", "apply_entry", "apply_store_entry", "authorize",
     "best_elsewhere", "cancel_order", "check_grant", "check_order", "commit", "due", "expire", "fulfil", "grant",
-    "may_resource", "pick_location", "plan_batch", "reserve", "resource", "unreserve", "wanted",
+    "may_resource", "pick_location", "plan_batch", "reserve", "resource", "send_transfer", "unreserve", "wanted",
 ]
 __all__ += ["BalanceSettings", "Move", "Spot", "plan"]  # the balancer's core (balance.py)
 __all__ += ["Promo", "forecast", "hourly_profile"]  # the sales-rate forecast (demand.py)

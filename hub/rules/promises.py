@@ -21,6 +21,20 @@ def grant(pos: Position, qty: int, *, blocked: bool = False) -> None:
     pos.in_flight += qty
 
 
+def send_transfer(pos: Position, qty: int) -> None:
+    """A transfer the hub orders from a location it ships itself (a warehouse): out of its share, gone now.
+
+    The units leave with the truck: the receiving store's transfer in adds them to its quota.
+    """
+    if qty <= 0:
+        raise BadRequest(f"A transfer must be of at least 1 unit, not {qty}.")
+    if qty > pos.promisable:
+        raise NotEnough(f"The hub can promise only {pos.promisable} of {pos.sku} at {pos.location} now; "
+                        f"the transfer wants {qty}.")
+    pos.hub_share -= qty
+    pos.on_hand -= qty
+
+
 def reserve(pos: Position, qty: int) -> None:
     if qty <= 0:
         raise BadRequest(f"A reservation must be of at least 1 unit, not {qty}.")

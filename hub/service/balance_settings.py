@@ -7,7 +7,7 @@ pass plans what it touched: the SKU (`sku:X`), every SKU at a store
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
@@ -16,6 +16,7 @@ from hub.db import driver_sql, transact
 from sync.kinds import parse_stamp, stamp
 
 MAX_FACTOR = 100.0
+REPEAT_AFTER = timedelta(days=1)  # a move ops accepted or dismissed is not proposed again before this
 _PROMO_COLS = ("promo_id", "sku", "store_id", "starts_at", "ends_at", "factor", "note", "created_at")
 _PROPOSAL_COLS = ("proposal_id", "from_location", "to_location", "sku", "qty", "reason", "status", "created_at",
                   "decided_at")
@@ -134,18 +135,41 @@ class BalanceSettingsOps:
                       "ORDER BY created_at DESC, proposal_id LIMIT ?", (status, limit))]
 
     def decide_proposal(self, proposal_id: str, *, accept: bool) -> dict:
-        """Ops accept a transfer proposal (the stores ship it as a transfer of their own) or dismiss it."""
+        """Ops accept a transfer proposal or dismiss it.
+
+        From a warehouse the hub ships it at once: the units leave the warehouse's share and
+        the receiving store's pull lists the transfer, which its clerk receives into quota.
+        A store's units leave only by that store's own ledger, so from a store an accepted
+        proposal is what ops arrange with it (its clerk's transfer out, which comes out of its
+        quota). Either way the balancer proposes the same move again only a day after it was
+        decided (`REPEAT_AFTER`), and proposes nothing the transfer on its way already covers.
+        """
         def tx(conn: Connection) -> dict:
-            row = driver_sql(conn, "SELECT status FROM transfer_proposals WHERE proposal_id = ?",
-                             (proposal_id,)).first()
+            row = driver_sql(conn, "SELECT status, from_location, to_location, sku, qty FROM transfer_proposals "
+                                   "WHERE proposal_id = ?", (proposal_id,)).first()
             if row is None:
                 raise rules.Unknown(f"There is no transfer proposal {proposal_id}.")
-            if row[0] != "open":
-                raise rules.Conflict(f"Transfer proposal {proposal_id} is {row[0]} already.")
-            status = "accepted" if accept else "dismissed"
+            status, source, dest, sku, qty = row
+            if status != "open":
+                raise rules.Conflict(f"Transfer proposal {proposal_id} is {status} already.")
+            now = stamp(self.clock())
+            out = {"proposal_id": proposal_id, "status": "accepted" if accept else "dismissed"}
+            if accept and self._location(conn, source).kind == "warehouse":
+                ps = self._positions(conn, source, [sku])
+                before = self._snapshot(ps)
+                rules.send_transfer(ps[sku], qty)
+                self._save(conn, before, ps.values(), now)
+                driver_sql(conn, "INSERT INTO transfers (transfer_id, from_location, to_location, sku, qty, status, "
+                                 "sent_at) VALUES (?, ?, ?, ?, ?, 'in_transit', ?)",
+                           (proposal_id, source, dest, sku, qty, now))
+                out["transfer"] = {"transfer_id": proposal_id, "status": "in_transit", "from_location": source,
+                                   "to_location": dest, "sku": sku, "qty": qty}
+            elif accept:
+                out["to_arrange"] = (f"{source} sends it: its clerk's transfer out of {qty} {sku} to {dest} "
+                                     f"(transfer id {proposal_id}), out of {source}'s quota.")
             driver_sql(conn, "UPDATE transfer_proposals SET status = ?, decided_at = ? WHERE proposal_id = ?",
-                       (status, stamp(self.clock()), proposal_id))
-            return {"proposal_id": proposal_id, "status": status}
+                       (out["status"], now, proposal_id))
+            return out
         return transact(self.engine, tx)
 
 
