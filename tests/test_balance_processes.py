@@ -112,8 +112,10 @@ def test_rebalance_over_http_dry_then_for_real(served) -> None:  # type: ignore[
 
 def test_pins_switches_promos_and_proposals_over_http(served) -> None:  # type: ignore[no-untyped-def]
     with _as(served, "ops") as ops:
-        assert ops.put(f"/ops/balance/pins/S001/{A.sku}", json={"quota": 5}).json()["pinned"] == 5
-        assert ops.get("/ops/balance/settings").json()["pins"][0]["quota"] == 5
+        assert ops.put(f"/ops/balance/pins/S001/{A.sku}", json={"quota": 2}).json()["pinned"] == 2
+        assert ops.get("/ops/balance/settings").json()["pins"][0]["quota"] == 2
+        too_many = ops.put(f"/ops/balance/pins/S001/{A.sku}", json={"quota": 5})  # S001 holds 4 after 3 hours
+        assert too_many.status_code == 422 and "S001 holds 4 of" in too_many.text, too_many.text
         assert ops.delete(f"/ops/balance/pins/S001/{A.sku}").status_code == 200
         assert ops.delete(f"/ops/balance/pins/S001/{A.sku}").status_code == 404
         assert ops.put(f"/ops/balance/pins/S009/{A.sku}", json={"quota": 5}).status_code == 404

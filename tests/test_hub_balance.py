@@ -94,10 +94,11 @@ def test_a_second_pass_over_what_the_first_left_moves_nothing(world: BalanceWorl
 
 def test_pins_and_switches_are_honoured(world: BalanceWorld) -> None:
     world.hours(3, sells={"S001": 2})
-    world.hub.pin("S001", A.sku, 20)
+    world.hub.pin("S001", A.sku, world.position("S001")["quota"])  # where it is: nothing to bring it to
     world.hub.switch_balancer("store", "S002", on=False)
     assert world.hub.rebalance(dry_run=True)["moves"] == []
-    assert world.hub.balancer_settings() == {"pins": [{"store_id": "S001", "sku": A.sku, "quota": 20,
+    assert world.hub.balancer_settings() == {"pins": [{"store_id": "S001", "sku": A.sku,
+                                                       "quota": world.position("S001")["quota"],
                                                        "at": stamp(world.now)}], "off": {"stores": ["S002"], "skus": []}}
     world.hub.unpin("S001", A.sku)
     world.hub.switch_balancer("store", "S002", on=True)
@@ -111,6 +112,27 @@ def test_pins_and_switches_are_honoured(world: BalanceWorld) -> None:
         world.hub.pin("S009", A.sku, 1)
     with pytest.raises(rules.Unknown):
         world.hub.switch_balancer("sku", "NOPE", on=False)
+
+
+def test_a_pin_brings_the_quota_to_its_figure_and_keeps_it_there(world: BalanceWorld) -> None:
+    w = world
+    w.hours(3)  # nobody sells: S002 holds 20 of A as quota and 20 as hub share, as it opened
+    assert w.quota("S002") == 20
+    w.hub.pin("S002", A.sku, 5)
+    (move,) = [m for m in w.hub.rebalance()["moves"] if m["store_id"] == "S002"]
+    assert (move["kind"], move["qty"]) == ("release", 15) and move["reason"].startswith("S002 is pinned at 5 by ops")
+    w.sync("S002")
+    assert w.quota("S002") == 5 == w.position("S002")["quota"]
+    assert [m for m in w.hub.rebalance(full=True)["moves"] if m["store_id"] == "S002"] == []
+    w.hub.pin("S002", A.sku, 30)  # up: from S002's own hub share (35 now), however the bands see it
+    (move,) = [m for m in w.hub.rebalance()["moves"] if m["store_id"] == "S002"]
+    assert (move["kind"], move["qty"]) == ("grant", 25)
+    w.sync("S002")
+    assert w.quota("S002") == 30
+    assert [m for m in w.hub.rebalance(full=True)["moves"] if m["store_id"] == "S002"] == []
+    with pytest.raises(rules.BadRequest, match="S002 holds 40 of .*: a pin is at most that, not 41"):
+        w.hub.pin("S002", A.sku, 41)
+    assert w.hub.balancer_settings()["pins"][0]["quota"] == 30
 
 
 def test_a_promo_multiplies_the_forecast_and_the_grant_follows(world: BalanceWorld) -> None:
@@ -185,9 +207,9 @@ def test_a_decided_proposal_is_not_made_again_within_a_day(world: BalanceWorld) 
     assert w.hub.decide_proposal(p["proposal_id"], accept=False)["status"] == "dismissed"
 
     def from_s002() -> list[tuple[str, str]]:
-        w.hub.rebalance(full=True)
-        return [(m["outcome"], m["ref"]) for m in w.hub.balance_view()["moves"]
-                if m["kind"] == "transfer" and m["source"] == "S002"]
+        run = w.hub.rebalance(full=True)["run_id"]
+        return w.rows("SELECT outcome, ref FROM balance_moves WHERE run_id = ? AND kind = 'transfer' "
+                      "AND source = 'S002'", run)
 
     assert from_s002() == [("skipped", f"decided by ops lately: {p['proposal_id']} dismissed")]
     assert not [q for q in w.hub.proposals() if q["from_location"] == "S002"]

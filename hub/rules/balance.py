@@ -35,7 +35,9 @@ moves leave behind (grants in flight or applied, releases pending, transfers
 ordered or arrived) moves nothing. Only a release once answered can bring
 more: as many units as it made central may then go to a store that runs
 out, which they could not before (a transfer the hub orders comes out of
-the hub's share).
+the hub's share). A store ops pinned is brought to its pin, a grant from its
+own hub share or a release of any size, whatever the bands say, and no band
+moves it; a store switched off is not moved at all.
 
 The hub passes millions of spots, so `plan` takes plain tuples in `Spot`'s
 field order as well as `Spot`s: a tuple costs a fraction of a frozen
@@ -54,6 +56,7 @@ from math import ceil
 from operator import attrgetter, itemgetter
 
 from hub.rules.balance_terms import SPOT_FIELDS, BalanceSettings, Move, Spot, span, whole
+from hub.rules.balance_transfers import propose_transfers
 
 __all__ = ["SPOT_FIELDS", "BalanceSettings", "Move", "Spot", "plan"]
 
@@ -131,11 +134,15 @@ def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, move
     roomy: list[tuple] = []  # inside the band but over what they would keep while the web is short
     give_above = 1.0 + 2.0 * st.hysteresis
     fixed_free = surplus = 0  # what could serve the web: promisable where no quota moves, units past targets
+    to_pins = 0  # granted to stores ops pinned, to bring them to their pin
     central = 0  # what the web can reach at the stores the balancer moves: hub share, and releases asked
     for (loc, _, kind, _, quota, _, in_flight, hub_share, _, buffer, demand, pinned, off, asked, incoming) in rows:
         if kind != "store" or pinned is not None or off:
-            if hub_share > buffer:
-                fixed_free += hub_share - buffer  # the web may draw on it; the balancer moves none of its quota
+            free = hub_share - buffer if hub_share > buffer else 0
+            if kind == "store" and pinned is not None and not off:
+                to_pins += (to_pin := _to_pin(sku, loc, pinned, quota, in_flight + incoming, free, asked, moves))
+                free -= to_pin
+            fixed_free += free  # the web may draw on it; the balancer moves none of the quota here
             continue
         if asked > quota:  # a store gives what it holds unused, maybe less than asked (it sold since)
             asked = quota if quota > 0 else 0
@@ -177,8 +184,29 @@ def _plan_sku(sku: str, rows: list[tuple], st: BalanceSettings, web: float, move
         del moves[planned:]
         short, granted = _grants_and_releases(sku, near + roomy, st, moves, pressed=True)
     if short:
-        _transfers(sku, rows, short, granted, ratio, web, st, moves)
+        # A plan not pressed leaves the web what keeps it so, or the next plan, over the state the
+        # transfers leave, would find the web short and ask stores back (the same at web_cover 1).
+        web_keeps = (ratio if ratio < 1.0 else st.web_cover) * web
+        propose_transfers(sku, rows, short, granted, web_keeps + to_pins, ratio, st, moves)
     return pressed or ratio < 1.0
+
+
+def _to_pin(sku: str, loc: str, pinned: int, quota: int, coming: int, free: int, asked: int,
+            moves: list[Move]) -> int:
+    """Bring a pinned store's quota to the pin, whatever the bands say (ops chose the figure); the units granted.
+
+    A grant takes only the store's own hub share; a release asks only what the store holds unused.
+    """
+    asked = min(asked, quota) if quota > 0 else 0
+    has = quota + coming - asked
+    reason = f"{loc} is pinned at {pinned} by ops; has {has}"
+    if has < pinned and free > 0:
+        qty = min(pinned - has, free)
+        moves.append(Move("grant", sku, qty, loc, reason=reason, pin=pinned))
+        return qty
+    if has > pinned and quota - asked > 0:
+        moves.append(Move("release", sku, min(has - pinned, quota - asked), loc, reason=reason, pin=pinned))
+    return 0
 
 
 def _scarce(rows: list[tuple], st: BalanceSettings, fixed_free: int, web: float) -> tuple[float, list[tuple]]:
@@ -271,47 +299,3 @@ def _grants_and_releases(sku: str, near: list[tuple], st: BalanceSettings, moves
                     f"{loc} sells {demand / hours:.1f}/h; {window} needs {target}, has {has}: "
                     f"asked to give back {qty}")))
     return short, granted
-
-
-def _transfers(sku: str, rows: list[tuple], short: list[tuple], granted: dict[str, int], ratio: float, web: float,
-               st: BalanceSettings, moves: list[Move]) -> None:
-    """Propose moving stock from where it sits to the stores short even with all of their own hub share.
-
-    Stock sits at a warehouse, and at a store with more than `release_above` times its
-    demand; a store keeps what a release would leave it. The web's share of the hub's
-    units stays where it is: only what is `spare` past it may move.
-    """
-    min_move, keep_up, release_above = st.min_move, 1.0 + st.hysteresis, st.release_above
-    sources = []
-    spare = -ratio * web - sum(granted.values())
-    for (loc, _, kind, _, quota, _, in_flight, hub_share, _, buffer, demand, pinned, off, asked, incoming) in rows:
-        if hub_share > buffer:
-            spare += hub_share - buffer
-        if off or pinned is not None:
-            continue
-        offer = hub_share - buffer - granted.get(loc, 0)
-        if kind == "store":
-            target = 0 if demand <= 0 else int(ratio * demand + 0.5) if ratio < 1.0 else \
-                max(ceil(demand - 1e-9), st.least_target)
-            units = quota + in_flight + incoming + hub_share - buffer
-            if units <= release_above * target:
-                continue
-            offer = min(offer, units - ceil(target * keep_up))
-        if offer >= min_move:
-            sources.append([kind == "store", -offer, loc])  # a warehouse first: its stock only waits to be sent
-    sources.sort()
-    spare = int(spare)
-    window = span(st.window)
-    short.sort()
-    for _, dest, lack, want, after in short:
-        for src in sources:
-            qty = min(lack, -src[1], spare)
-            if qty < min_move:
-                continue
-            src[1] += qty
-            spare -= qty
-            lack -= qty
-            moves.append(Move("transfer", sku, qty, dest, source=src[2], reason=(
-                f"{src[2]} has {sku} sitting; {dest} needs {want} over {window}, has {after}")))
-            if lack < min_move:
-                break

@@ -69,6 +69,7 @@ class Move:
     location: str  # grant: the store that gets quota; release: the store asked; transfer: the destination
     source: str | None = None  # transfer: where the units come from
     reason: str = ""  # one sentence ops can read
+    pin: int | None = None  # the quota ops pinned this spot at, which the move brings it to
 
 
 def span(td: timedelta) -> str:

@@ -76,7 +76,7 @@ def grant_many(hub: Any, conn: Connection, moves: list[tuple[str, Move]], now: s
         no = loc.next_grant_no
         for mid, m in ms:
             outcome, ref = "granted", None
-            if (store, m.sku) in pinned or store in off or m.sku in off:
+            if _steered_since(m, pinned, off):
                 outcome, ref = "skipped", "pinned or switched off since the plan"
             else:
                 try:
@@ -101,20 +101,25 @@ def grant_many(hub: Any, conn: Connection, moves: list[tuple[str, Move]], now: s
     return recorded
 
 
-def _steered(conn: Connection, moves: list[tuple[str, Move]]) -> tuple[set[tuple[str, str]], set[str]]:
-    """The pinned spots among `moves`' SKUs, and the stores and SKUs switched off: ops may have
-    changed them since the pass read them."""
+def _steered(conn: Connection, moves: list[tuple[str, Move]]) -> tuple[dict[tuple[str, str], int], set[str]]:
+    """The pins among `moves`' SKUs, and the stores and SKUs switched off: ops may have changed them
+    since the pass read them."""
     any_sku, params = one_of(conn, sorted({m.sku for _, m in moves}))
-    pinned = {(s, k) for s, k in driver_sql(conn, f"SELECT store_id, sku FROM balance_pins WHERE sku {any_sku}",
-                                            params)}
+    pinned = {(s, k): q for s, k, q in driver_sql(
+        conn, f"SELECT store_id, sku, quota FROM balance_pins WHERE sku {any_sku}", params)}
     return pinned, {k for (k,) in driver_sql(conn, "SELECT key FROM balance_off")}
+
+
+def _steered_since(m: Move, pinned: dict[tuple[str, str], int], off: set[str]) -> bool:
+    """Whether ops' pins or switches, as they are now, forbid `m`: a move to a pin only while that pin holds."""
+    return m.location in off or m.sku in off or pinned.get((m.location, m.sku)) != m.pin
 
 
 def _releases(hub: Any, conn: Connection, moves: list[tuple[str, Move]], now: str) -> list[tuple]:
     rows, recorded = [], []
-    pinned, off = _steered(conn, moves) if moves else (set(), set())
+    pinned, off = _steered(conn, moves) if moves else ({}, set())
     for mid, m in moves:
-        if (m.location, m.sku) in pinned or m.location in off or m.sku in off:
+        if _steered_since(m, pinned, off):
             recorded.append((mid, m, "skipped", "pinned or switched off since the plan"))
             continue
         rid = f"RR-{m.location}-{hub.unique(6)}"

@@ -34,13 +34,16 @@ class BalanceSettingsOps:
             raise rules.Unknown(f"SKU {sku} is not in the chain's catalog.")
 
     def pin(self, store_id: str, sku: str, quota: int) -> dict:
-        """Pin a store's quota of a SKU: the balancer moves no quota there until it is unpinned."""
+        """Pin a store's quota of a SKU: each pass brings it to the pin (grants from the store's own
+        hub share, release requests), and no band moves it until it is unpinned."""
         if quota < 0:
             raise rules.BadRequest(f"A pinned quota is 0 or more, not {quota}.")
 
         def tx(conn: Connection) -> dict:
             self._location(conn, store_id, "store")
-            self._known_sku(conn, sku)
+            on_hand = self._positions(conn, store_id, [sku])[sku].on_hand
+            if quota > on_hand:
+                raise rules.BadRequest(f"{store_id} holds {on_hand} of {sku}: a pin is at most that, not {quota}.")
             at = stamp(self.clock())
             driver_sql(conn, "INSERT INTO balance_pins (store_id, sku, quota, at) VALUES (?, ?, ?, ?) "
                              "ON CONFLICT (store_id, sku) DO UPDATE SET quota = excluded.quota, at = excluded.at",

@@ -16,8 +16,9 @@ pull's top-ups happen inside the stores' syncs, as in production.
 After a pass, beside the world's checker: every move it recorded as done is
 what the hub's records say (a grant of that store, SKU and quantity; a
 release request; a transfer proposal), and no move touched a spot that was
-pinned or switched off when the pass began. A dry run writes nothing: no
-connection commits to the hub's file while it runs (`PRAGMA data_version`).
+switched off when the pass began, nor a pinned one but to bring it to its
+pin. A dry run writes nothing: no connection commits to the hub's file while
+it runs (`PRAGMA data_version`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 PASS = 0.04  # a step ends with a pass this often (about one every three to four hours of simulated time)
 STEER = 0.03  # ... with ops changing a pin, a switch or a promo this often
-_SETTINGS = ("SELECT store_id, sku FROM balance_pins", "SELECT scope, key FROM balance_off")
+_SETTINGS = ("SELECT store_id, sku, quota FROM balance_pins", "SELECT scope, key FROM balance_off")
 
 
 def step(w: World, i: int) -> None:
@@ -78,16 +79,18 @@ def rebalance(w: World, rng: random.Random) -> None:
 
 
 def check_run(w: World, run_id: str, settings: list[list[tuple]]) -> None:
-    pinned, off = {tuple(r) for r in settings[0]}, {r[1] for r in settings[1]}
+    pinned, off = {(s, k): q for s, k, q in settings[0]}, {r[1] for r in settings[1]}
     c = w.checker.hub()  # the checker's own connection (autocommit, read only)
-    moves = c.execute("SELECT kind, store_id, sku, qty, source, outcome, ref FROM balance_moves WHERE run_id = ?",
-                      (run_id,)).fetchall()
-    for kind, store, sku, qty, source, outcome, ref in moves:
+    moves = c.execute("SELECT kind, store_id, sku, qty, source, outcome, ref, reason FROM balance_moves "
+                      "WHERE run_id = ?", (run_id,)).fetchall()
+    for kind, store, sku, qty, source, outcome, ref, reason in moves:
         where = f"hub: balancer move {kind} {qty} {sku} at {store} ({outcome} {ref})"
         if outcome == "skipped":
             continue
-        if (store, sku) in pinned or store in off or sku in off:
-            raise Violation(f"{where} touched a spot pinned or switched off before the pass")
+        if store in off or sku in off or (source, sku) in pinned:
+            raise Violation(f"{where} touched a spot switched off or pinned before the pass")
+        if (store, sku) in pinned and not reason.startswith(f"{store} is pinned at {pinned[store, sku]} by ops"):
+            raise Violation(f"{where} moved a spot pinned at {pinned[store, sku]} before the pass, not to its pin")
         table, cols = {"granted": ("grants", "grant_id, store_id, sku, qty"),
                        "asked": ("release_requests", "request_id, store_id, sku, qty"),
                        "proposed": ("transfer_proposals", "proposal_id, to_location, sku, qty")}[outcome]
