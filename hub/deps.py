@@ -66,25 +66,42 @@ Ops = Annotated[Principal, Depends(require("ops"))]
 WebShop = Annotated[Principal, Depends(require("web", "ops"))]
 
 
-def json_body(model: type[BaseModel]) -> dict:
-    """`openapi_extra` for a route that parses `model` itself with `parse_body`."""
+def json_body(model: type[BaseModel], *, optional: bool = False) -> dict:
+    """`openapi_extra` for a route that parses `model` itself with `parse_body` (`optional`: every field
+    has a default, and the body may be left out)."""
     BODY_MODELS.append(model)
-    return {"requestBody": {"required": True, "content": {"application/json": {
+    return {"requestBody": {"required": not optional, "content": {"application/json": {
         "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
 
 
-async def parse_body(request: Request, model: type[M]) -> M:
+async def parse_body(request: Request, model: type[M], *, optional: bool = False) -> M:
     """The body as `model`, parsed by pydantic straight from the bytes.
 
     FastAPI would run `json.loads` and then validate the Python objects: two passes,
     and on a 1,000-entry push the slower half of the request. A malformed body is
-    refused the same way FastAPI refuses one (422, each problem named).
+    refused the same way FastAPI refuses one (422, each problem named). An `optional`
+    body left out means its defaults, as `{}` does: a bare POST is what ops type first.
     """
+    body = await request.body()
+    if optional and not body.strip():
+        return model()
     try:
-        return model.model_validate_json(await request.body())
+        return model.model_validate_json(body)
     except ValidationError as err:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])}
                                       for e in err.errors(include_url=False)]) from None
+
+
+async def no_body(request: Request) -> None:
+    """Refuse a body on a route that reads none: a field sent there (a quantity, a reason) would be
+    ignored without a word, and the caller would take it as done."""
+    body = (await request.body()).strip()
+    if body and body != b"{}":
+        raise RequestValidationError([{"type": "extra_forbidden", "loc": ("body",), "input": body[:100].decode(
+            "utf-8", "replace"), "msg": "This request takes no body: it would be ignored."}])
+
+
+NoBody = Depends(no_body)
 
 
 async def write(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -115,9 +115,10 @@ def test_pins_switches_promos_and_proposals_over_http(served) -> None:  # type: 
         assert ops.put(f"/ops/balance/pins/S001/{A.sku}", json={"quota": 2}).json()["pinned"] == 2
         assert ops.get("/ops/balance/settings").json()["pins"][0]["quota"] == 2
         too_many = ops.put(f"/ops/balance/pins/S001/{A.sku}", json={"quota": 5})  # S001 holds 4 after 3 hours
-        assert too_many.status_code == 422 and "S001 holds 4 of" in too_many.text, too_many.text
+        assert too_many.status_code == 409 and "S001 holds 4 of" in too_many.text, too_many.text
         assert ops.delete(f"/ops/balance/pins/S001/{A.sku}").status_code == 200
-        assert ops.delete(f"/ops/balance/pins/S001/{A.sku}").status_code == 404
+        assert ops.delete(f"/ops/balance/pins/S001/{A.sku}").status_code == 200  # nothing to undo: as switching on
+        assert "There is no store S009" in ops.delete(f"/ops/balance/pins/S009/{A.sku}").text
         assert ops.put(f"/ops/balance/pins/S009/{A.sku}", json={"quota": 5}).status_code == 404
         assert ops.put(f"/ops/balance/pins/S001/{A.sku}", json={"quota": -1}).status_code == 422
         assert ops.put("/ops/balance/off/stores/S002").json() == {"store": "S002", "balancer": "off"}
@@ -129,15 +130,28 @@ def test_pins_switches_promos_and_proposals_over_http(served) -> None:  # type: 
                                             "note": "spring"})
         assert made.status_code == 201, made.text
         assert [p["promo_id"] for p in ops.get("/ops/promos").json()] == [made.json()["promo_id"]]
-        for bad in ({"starts_at": "2025-03-10T09:00:00", "hours": 4, "factor": 2},  # no zone
-                    {"starts_at": start, "hours": 4, "factor": 0}, {"starts_at": start, "hours": 0, "factor": 2}):
-            assert ops.post("/ops/promos", json=bad).status_code == 422, bad
+        for bad, says in (({"starts_at": "2025-03-10T09:00:00", "hours": 4, "factor": 2}, "timezone"),
+                          ({"starts_at": start, "hours": 4, "factor": 0}, "factor"),
+                          ({"starts_at": start, "hours": 0, "factor": 2}, "hours"),
+                          ({"starts_at": start, "ends_at": start, "factor": 2}, "ends_at"),
+                          ({"starts_at": "9999-12-31T23:00:00Z", "hours": 4, "factor": 2}, "not in 9999"),
+                          ({"starts_at": "0001-01-01T00:00:00Z", "hours": 4, "factor": 2}, "not in 1")):
+            got = ops.post("/ops/promos", json=bad)
+            assert got.status_code == 422 and says in got.text, (bad, got.text)
+        nan = ops.post("/ops/promos", content=f'{{"starts_at": "{start}", "hours": 4, "factor": NaN}}',
+                       headers={"Content-Type": "application/json"})
+        assert nan.status_code == 422 and "finite" in nan.text, nan.text
+        assert [p["promo_id"] for p in ops.get("/ops/promos").json()] == [made.json()["promo_id"]]  # none written
         assert ops.delete(f"/ops/promos/{made.json()['promo_id']}").status_code == 200
         assert ops.delete(f"/ops/promos/{made.json()['promo_id']}").status_code == 404
-        ops.post("/ops/rebalance", json={})
+        assert ops.post("/ops/rebalance").status_code == 200  # a bare POST: a pass of what changed
         open_ = ops.get("/ops/balance/proposals").json()
         assert open_ and all(p["to_location"] == "S001" for p in open_)
         pid = open_[0]["proposal_id"]
+        ignored = ops.post(f"/ops/balance/proposals/{pid}/accept", json={"qty": 1})
+        assert ignored.status_code == 422 and "takes no body" in ignored.text, ignored.text
+        assert ops.put("/ops/balance/off/stores/S002", json={"why": "x"}).status_code == 422
+        assert ops.get("/ops/balance/settings").json()["off"] == {"stores": [], "skus": []}
         assert ops.post(f"/ops/balance/proposals/{pid}/dismiss").json()["status"] == "dismissed"
         assert ops.post(f"/ops/balance/proposals/{pid}/accept").status_code == 409
         assert ops.post("/ops/balance/proposals/TP-nope/accept").status_code == 404

@@ -82,6 +82,9 @@ def test_a_dry_run_returns_the_moves_and_writes_nothing(world: BalanceWorld) -> 
     assert snapshot(world) == before
     done = world.hub.rebalance()
     assert [(m["kind"], m["qty"]) for m in done["moves"]] == [(m["kind"], m["qty"]) for m in dry["moves"]]
+    # A script reads both alike: what the pass would do, and what it did.
+    assert dry["counts"] == done["counts"] == {"granted": 1, "asked": 1, "proposed": 2, "skipped": 0}
+    assert dry["by_kind"] == done["by_kind"] == {"grant": 1, "release": 1, "transfer": 2}
 
 
 def test_a_second_pass_over_what_the_first_left_moves_nothing(world: BalanceWorld) -> None:
@@ -106,8 +109,9 @@ def test_pins_and_switches_are_honoured(world: BalanceWorld) -> None:
     assert world.hub.rebalance()["moves"] == []
     world.hub.switch_balancer("sku", A.sku, on=True)
     assert {m["kind"] for m in world.hub.rebalance()["moves"]} == {"grant", "release", "transfer"}
-    with pytest.raises(rules.Unknown):
-        world.hub.unpin("S001", A.sku)
+    assert world.hub.unpin("S001", A.sku)["pinned"] is None  # not pinned: nothing to undo, as switching on
+    with pytest.raises(rules.Unknown, match="There is no store S009"):
+        world.hub.unpin("S009", A.sku)
     with pytest.raises(rules.Unknown):
         world.hub.pin("S009", A.sku, 1)
     with pytest.raises(rules.Unknown):
@@ -130,7 +134,7 @@ def test_a_pin_brings_the_quota_to_its_figure_and_keeps_it_there(world: BalanceW
     w.sync("S002")
     assert w.quota("S002") == 30
     assert [m for m in w.hub.rebalance(full=True)["moves"] if m["store_id"] == "S002"] == []
-    with pytest.raises(rules.BadRequest, match="S002 holds 40 of .*: a pin is at most that, not 41"):
+    with pytest.raises(rules.NotEnough, match="S002 holds 40 of .*: a pin is at most that, not 41"):
         w.hub.pin("S002", A.sku, 41)
     assert w.hub.balancer_settings()["pins"][0]["quota"] == 30
 

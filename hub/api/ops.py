@@ -77,20 +77,14 @@ RESOURCE_REFUSALS = {**REFUSALS, 404: {"description": "unknown order or location
                                           "or the idempotency key was used for another request"}}
 
 
-def _optional(extra: dict) -> dict:
-    """`json_body`'s document for a body every field of which has a default: it may be left out."""
-    extra["requestBody"]["required"] = False
-    return extra
-
-
-@router.post("/orders/{order_id}/resource", responses=RESOURCE_REFUSALS, openapi_extra=_optional(json_body(Resource)))
+@router.post("/orders/{order_id}/resource", responses=RESOURCE_REFUSALS,
+             openapi_extra=json_body(Resource, optional=True))
 async def resource(request: Request, order_id: Annotated[str, Path(min_length=1, max_length=64)], hub: HubDep,
                    who: Ops, idempotency_key: KEY = None) -> dict:
     """Move an at-risk order (a `Resource`; no body: to the best location) to another location's hub share,
     in one transaction: reserved there, its claim where it was released, no longer at risk; `ordered`
     again (ship or pick up anew)."""
-    # A bare POST is what ops type first; no body means the defaults, as `{}` does.
-    req = await parse_body(request, Resource) if (await request.body()).strip() else Resource()
+    req = await parse_body(request, Resource, optional=True)
     return await off_loop(request, hub.resource, order_id, req.location, idempotency_key)
 
 

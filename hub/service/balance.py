@@ -236,7 +236,9 @@ def _move(r: Any) -> dict:
 def _report(run_id: str | None, planned: Planned, counts: dict | None) -> dict:
     moves = [{"kind": m.kind, "store_id": m.location, "sku": m.sku, "qty": m.qty, "source": m.source,
               "reason": m.reason} for m in planned.moves]
+    by_kind = {k: sum(1 for m in planned.moves if m.kind == k) for k in ("grant", "release", "transfer")}
+    # The same keys either way, so that a script reads a dry run and a pass alike: a dry run counts
+    # what the pass would grant, ask and propose; only a pass can find a move skipped.
+    would = {"granted": by_kind["grant"], "asked": by_kind["release"], "proposed": by_kind["transfer"], "skipped": 0}
     return {"ran": True, "run_id": run_id, "dry_run": run_id is None, "full": planned.full, "spots": planned.spots,
-            "counts": counts or {k: sum(1 for m in planned.moves if m.kind == k)
-                                 for k in ("grant", "release", "transfer")},
-            "moves": moves}
+            "counts": would if counts is None else counts, "by_kind": by_kind, "moves": moves}

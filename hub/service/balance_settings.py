@@ -43,7 +43,7 @@ class BalanceSettingsOps:
             self._location(conn, store_id, "store")
             on_hand = self._positions(conn, store_id, [sku])[sku].on_hand
             if quota > on_hand:
-                raise rules.BadRequest(f"{store_id} holds {on_hand} of {sku}: a pin is at most that, not {quota}.")
+                raise rules.NotEnough(f"{store_id} holds {on_hand} of {sku}: a pin is at most that, not {quota}.")
             at = stamp(self.clock())
             driver_sql(conn, "INSERT INTO balance_pins (store_id, sku, quota, at) VALUES (?, ?, ?, ?) "
                              "ON CONFLICT (store_id, sku) DO UPDATE SET quota = excluded.quota, at = excluded.at",
@@ -53,11 +53,12 @@ class BalanceSettingsOps:
         return transact(self.engine, tx)
 
     def unpin(self, store_id: str, sku: str) -> dict:
+        """Unpin; unpinning what is not pinned changes nothing, as switching the balancer on where it is on."""
         def tx(conn: Connection) -> dict:
-            gone = driver_sql(conn, "DELETE FROM balance_pins WHERE store_id = ? AND sku = ?", (store_id, sku)).rowcount
-            if not gone:
-                raise rules.Unknown(f"{sku} is not pinned at {store_id}.")
-            _dirty(conn, f"sku:{sku}")
+            self._location(conn, store_id, "store")
+            self._known_sku(conn, sku)
+            if driver_sql(conn, "DELETE FROM balance_pins WHERE store_id = ? AND sku = ?", (store_id, sku)).rowcount:
+                _dirty(conn, f"sku:{sku}")
             return {"store_id": store_id, "sku": sku, "pinned": None}
         return transact(self.engine, tx)
 
