@@ -7,7 +7,7 @@
 
 ``read_entry(text: str, *, most: int) -> Entry(code: str, times: int)``.
 The one quantity syntax is ``N*CODE``: the quantity first, then ``*``, then
-the scan (``3*4006381333931``, ``2*SKU000001``); no ``*`` means one. There is
+the scan (``3*9309243598147``, ``2*SKU000001``); no ``*`` means one. There is
 no suffix form: a GS1 serial (21) or a Digital Link path may end in ``X12``
 or ``x3``, so a trailing quantity would sell twelve of a single scan.
 
@@ -97,10 +97,10 @@ def read_entry(text: str, *, most: int) -> Entry:
         if _looks_like_a_barcode(s):
             parse_scan(s, None)  # raises the barcode's own error
         raise BadQuantity(f"'{_shown(before)}' before * is not a quantity; type the number of units, "
-                          f"then *, then scan (e.g. 3*4006381333931).")
+                          f"then *, then scan (e.g. 3*9309243598147).")
     times = _times(before, most)
     if not code:
-        raise BadQuantity(f"{before}* needs a scan after it (e.g. {before}*4006381333931).")
+        raise BadQuantity(f"{before}* needs a scan after it (e.g. {before}*9309243598147).")
     nested, star, _ = code.partition("*")
     if star and _QUANTITY.fullmatch(nested.strip()) and not _is_barcode(code):
         raise BadQuantity(f"{s!r} gives two quantities; type one, then *, then scan.")

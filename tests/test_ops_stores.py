@@ -1,7 +1,7 @@
 """`GET /ops/stores` (Hub.sync_state): a store's last contact is its last push or pull.
 
 A quiet store that is online pulls every few seconds and pushes nothing; ops must not see it as silent.
-Pulls are noted at most once in PULL_NOTED_EVERY per store, and not at all while the store pushes.
+Pulls are noted at most once in CONTACT_EVERY per store, and not at all while the store pushes.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import event
 
 from hub.service import Hub
-from hub.service.stores import PULL_NOTED_EVERY
+from hub.service.balance import CONTACT_EVERY
 from node import runner
 from node.rules import SaleLine
 from node.service import Node
@@ -81,9 +81,9 @@ def test_pulls_every_few_seconds_are_noted_at_most_once_in_the_interval(
     start = clock.now
     while clock.now - start <= span:
         hub.pull("S001")
-        assert state(hub)["lag_s"] < PULL_NOTED_EVERY.total_seconds()
+        assert state(hub)["lag_s"] < CONTACT_EVERY.total_seconds()
         clock.now += every
-    assert len(contact_writes) <= span / PULL_NOTED_EVERY + 1
+    assert len(contact_writes) <= span / CONTACT_EVERY + 1
 
 
 def test_a_store_that_pushes_needs_no_note_of_its_pulls(

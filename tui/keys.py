@@ -72,7 +72,7 @@ STOCK_CHOICES = (("r", "return", "Return"), ("d", "receive", "Receive a delivery
 # Keys with no action of their own, listed so the help screen names every key the terminal reads.
 PLAIN = (("Enter", "Scan field: add the scan. Forms: next field. Dialogs: yes / confirm."),
          ("Up / Down", "Sale: select a line. Lookup: move through the results and holds."),
-         ("N*", "Before a scan: N of it, e.g. 3*4006381333931 (at most the store's line limit)."),
+         ("N*", "Before a scan: N of it, e.g. 3*9309243598147 (at most the store's line limit)."),
          ("Tab", "Next field."))
 
 

@@ -13,7 +13,7 @@ the spot, and their grants made before the pull reads the grants it returns: a
 store that syncs while low gets its top-up in that same pull. The check is the
 first read of the pull's own snapshot; only a pull that tops up reads its
 page on a second one, after the grants are made. The pull also notes that the hub
-heard from the store (at most once in 10 minutes per process, and only if no other
+heard from the store (at most once a minute per process, and only if no other
 writer holds the database: a note is not worth a wait): the forecast's online
 hours.
 """
@@ -36,11 +36,13 @@ from hub.service.balance_inputs import asked_of, note_contact
 from hub.service.balance_moves import LEASE, Writer, grant_many, record
 from hub.service.balance_pass import Cadence, Pass, Planned
 from hub.service.common import _POSITION_COLS
-from sync.kinds import stamp
+from sync.kinds import parse_stamp, stamp
 
 log = logging.getLogger("backroom.hub.balance")
 
-CONTACT_EVERY = timedelta(minutes=10)  # a store's online hours are kept to about this
+# A store pulls every few seconds: a note of each pull would be a write per pull. Its online hours, and
+# ops' last contact (GET /ops/stores), are kept to within this instead.
+CONTACT_EVERY = timedelta(minutes=1)
 _WATCHED = ("SELECT w.sku FROM balance_watch w JOIN positions p ON p.location = w.store_id AND p.sku = w.sku "
             "WHERE w.store_id = ? AND p.quota + p.in_flight <= w.below AND p.hub_share - p.safety_buffer >= ?")
 _RUN_COLS = ("run_id", "holder", "started_at", "finished_at", "status", "full_pass", "spots", "grants", "releases",
@@ -162,19 +164,26 @@ class BalanceOps:
     # -- at a store's pull ----------------------------------------------------------------------
 
     def _note_at_pull(self, store_id: str) -> datetime:
-        """Note the contact (at most once in CONTACT_EVERY per store and process); the pull's time.
-        Never fails the pull."""
+        """Note the pull as contact: the forecast's online hours, and ops' last contact (GET /ops/stores).
+        At most once in CONTACT_EVERY per store and process, and not when the store's last push is as
+        recent (a store that sells needs no note of its pulls). Never fails the pull; the pull's time."""
         now = self.clock()
         noted = getattr(self, "_contacts_noted", None)
         if noted is None:
             noted = self._contacts_noted = {}
-        if store_id not in noted or now - noted[store_id] >= CONTACT_EVERY:
-            noted[store_id] = now
-            try:  # a note, not a promise: never waits for another writer, never retried
-                with self._no_wait.begin() as conn:
-                    self._note_store_contact(conn, store_id, stamp(now))
-            except DBAPIError:
-                log.info("contact with %s not noted (the database was busy)", store_id)
+        if store_id in noted and now - noted[store_id] < CONTACT_EVERY:
+            return now
+        noted[store_id] = now
+        try:  # a note, not a promise: never waits for another writer, never retried
+            with self.reads.connect() as conn:
+                store = driver_sql(conn, "SELECT last_seen FROM locations WHERE id = ? AND kind = 'store'",
+                                   (store_id,)).first()
+            if store is None or (store[0] and now - parse_stamp(store[0]) < CONTACT_EVERY):
+                return now
+            with self._no_wait.begin() as conn:
+                note_contact(conn, store_id, stamp(now))
+        except DBAPIError:
+            log.info("contact with %s not noted (the database was busy)", store_id)
         return now
 
     def _low_at_pull(self, conn: Connection, store_id: str) -> list[str] | None:
@@ -192,11 +201,6 @@ class BalanceOps:
             transact(self.engine, lambda conn: self._top_up(conn, store_id, low, now))
         except (rules.HubError, AmbiguousCommit, DBAPIError):
             log.info("top-up at %s's pull skipped", store_id, exc_info=True)
-
-    @staticmethod
-    def _note_store_contact(conn: Connection, store_id: str, at: str) -> None:
-        if driver_sql(conn, "SELECT 1 FROM locations WHERE id = ? AND kind = 'store'", (store_id,)).first():
-            note_contact(conn, store_id, at)
 
     def _top_up(self, conn: Connection, store_id: str, skus: list[str], now: datetime) -> None:
         loc = self._location(conn, store_id, "store")

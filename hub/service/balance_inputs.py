@@ -8,7 +8,7 @@ writes nothing; `Folded` and `Facts` carry what the pass writes afterwards.
   clock into `balance_sales`, which holds only the forecast's history. A pass
   reads only what arrived since the last one.
 - Contacts: the intervals in which the hub heard from a store (its pulls, noted
-  at most once in 10 minutes per process, and its pushes' `last_seen`), joined where
+  at most once a minute per process, and its pushes' `last_seen`), joined where
   the gap is under `OFFLINE_AFTER`. The forecast counts only those hours: a
   store silent for hours was offline, not selling nothing.
 - Spots: `hub.rules.Spot` rows as plain tuples, for given SKUs (all their

@@ -116,7 +116,7 @@ class OpsOps:
                 incidents.c.cleared_at.is_(None)).group_by(incidents.c.store_id)).all())
             in_flight = dict(conn.execute(select(grants.c.store_id, func.count()).where(
                 grants.c.status == "in_flight").group_by(grants.c.store_id)).all())
-            # A pull is contact too: a quiet store that only pulls is online (noted by StoreOps._note_pull).
+            # A pull is contact too: a quiet store that only pulls is online (noted by BalanceOps._note_at_pull).
             pulled = dict(conn.execute(select(store_contacts.c.store_id, func.max(store_contacts.c.until))
                                        .group_by(store_contacts.c.store_id)).all())
             out = []

@@ -3,12 +3,9 @@ web orders to hand over, the chain picture) and the ledger tail."""
 
 from __future__ import annotations
 
-import logging
-from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.exc import DBAPIError
 
 from hub import rules
 from hub.db import WouldWait, driver_sql, one_of
@@ -17,16 +14,11 @@ from hub.db import (
     transfers,
 )
 from hub.rules import Principal
-from hub.service.balance_inputs import fetch, note_contact
+from hub.service.balance_inputs import fetch
 from hub.service.common import _canonical, _facts, _OpenReservations, _reservation, _WRITE_ENTRIES
 from sync import models as wire
-from sync.kinds import parse_stamp, stamp
+from sync.kinds import stamp
 
-log = logging.getLogger("backroom.hub.stores")
-
-# A store pulls every few seconds, so a note of each pull would be a write per pull: ops' last contact
-# (GET /ops/stores) is kept to within this instead, and a store that pushed as recently needs no note.
-PULL_NOTED_EVERY = timedelta(seconds=30)
 
 # The pull's statements (see StoreOps.pull).
 _PULL_GRANTS = "SELECT grant_id, grant_no, sku, qty FROM grants WHERE store_id = ? AND status = 'in_flight' " \
@@ -233,7 +225,6 @@ class StoreOps:
         is the first read of the pull's snapshot, and only a pull that tops up (rare) reads its page on
         a second snapshot, after the top-up's grants are made."""
         now = self._note_at_pull(store_id)
-        self._note_pull(store_id, now)
         self._number_feed()
         with self.consistent_reads.connect() as conn:
             low = self._low_at_pull(conn, store_id)
@@ -244,26 +235,6 @@ class StoreOps:
             self._number_feed()
         with self.consistent_reads.connect() as conn:
             return self._pull_page(conn, store_id, cursor, limit)
-
-    def _note_pull(self, store_id: str, now: datetime) -> None:
-        """Note a pull as the store's last contact (store_contacts), at most once in PULL_NOTED_EVERY per
-        store and process, and not when its last push (locations.last_seen) is as recent. Never fails the pull."""
-        noted = getattr(self, "_pulls_noted", None)
-        if noted is None:
-            noted = self._pulls_noted = {}
-        if store_id in noted and now - noted[store_id] < PULL_NOTED_EVERY:
-            return
-        noted[store_id] = now
-        try:
-            with self.reads.connect() as conn:
-                store = driver_sql(conn, "SELECT last_seen FROM locations WHERE id = ? AND kind = 'store'",
-                                   (store_id,)).first()
-            if store is None or (store[0] and now - parse_stamp(store[0]) < PULL_NOTED_EVERY):
-                return
-            with self._no_wait.begin() as conn:  # a note, not a promise: never waits for another writer
-                note_contact(conn, store_id, stamp(now))
-        except DBAPIError:
-            log.info("%s's pull not noted as contact (the database was busy)", store_id)
 
     def _pull_page(self, conn: Connection, store_id: str, cursor: int, limit: int) -> wire.PullResponse:
         """The pull's page, on the snapshot `conn` reads (begun by `_low_at_pull`'s statement, or by

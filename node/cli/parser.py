@@ -78,7 +78,7 @@ def build_parser(subparsers: argparse._SubParsersAction | None = None) -> argpar
 
     p = _add(sub, "sell", cmd_sell, "sell scanned items and print the receipt", common,
              "Sell scanned items and print the receipt.\n\nCODE is a barcode or a SKU, optionally preceded by "
-             "QTY* (e.g. '3*4006381333931', quoted so the shell leaves the * alone).\n"
+             "QTY* (e.g. '3*9309243598147', quoted so the shell leaves the * alone).\n"
              "A case code sells its pack quantity; an in-store code carries its price.")
     p.add_argument("codes", nargs="*", metavar="[QTY*]CODE", help="barcode or SKU, with an optional QTY* before it")
     p.add_argument("--tender", choices=[str(t) for t in Tender], default=str(Tender.CASH),

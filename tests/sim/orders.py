@@ -32,7 +32,8 @@ def web_fulfil(w: World) -> None:
     handed over, which the hub must refuse)."""
     rng, hub = w.orders_rng, w.pick_hub()
     what = rng.choices(("fulfil", "cancel", "cancel_done", "look"), weights=(8, 2, 1, 1))[0]
-    # An order is fulfilled once, mostly; now and then the web shop changes its mind (pick-up to ship).
+    # An order is fulfilled once, mostly; now and then the web shop asks again, or asks the other way
+    # (pick-up after ship), which the hub refuses once the store has been asked.
     want = {"cancel_done": ("done",), "fulfil": ("ordered",) if rng.random() < 0.9 else TO_FULFIL}.get(what, TO_FULFIL)
     orders = sorted(r for r, x in w.web.items() if x["status"] in want)
     if not orders:
