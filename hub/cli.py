@@ -21,6 +21,7 @@ from sync.kinds import Policy, stamp, utcnow
 
 if TYPE_CHECKING:
     from hub.service import Hub
+    from hub.settings import Settings
 
 DEFAULT_DB = "sqlite:///hub.sqlite"
 BACKENDS = ("sqlite", "postgresql")
@@ -184,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "serve":
             import uvicorn
 
+            settings()  # a wrong BACKROOM_HUB_* setting is said here, once, not in each worker's traceback
+
             # Serving migrates (the runbook's "the hub migrates its schema on start"), so it may
             # begin on an empty database; once, before the workers start.
             open_hub(url, create=True).close()
@@ -203,9 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "rebalance":
             from dataclasses import replace
 
-            from hub.settings import Settings
-
-            hub.cadence = replace(hub.cadence, min_history=Settings().min_history)
+            hub.cadence = replace(hub.cadence, min_history=settings().min_history)
             print_pass(hub.rebalance(dry_run=args.dry_run, full=args.full or None), as_json=args.json)
         elif args.cmd == "token" and args.token_cmd == "issue":
             print(hub.issue_token(args.role, args.store))
@@ -218,6 +219,20 @@ def main(argv: list[str] | None = None) -> int:
     except (HubError, NoHub) as err:
         print(str(err), file=sys.stderr)
         return 2
+
+
+def settings() -> Settings:
+    """The hub's settings from the environment; a wrong one is a NoHub naming the variable and the problem."""
+    from pydantic import ValidationError
+
+    from hub.settings import Settings
+
+    try:
+        return Settings()
+    except ValidationError as err:
+        e = err.errors(include_url=False)[0]
+        name = "BACKROOM_HUB_" + "_".join(str(x) for x in e["loc"]).upper()
+        raise NoHub(f"{name} is wrong: {e['msg']} (it is {e.get('input')!r}).") from None
 
 
 def print_pass(done: dict, *, as_json: bool) -> None:

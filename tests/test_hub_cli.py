@@ -169,3 +169,15 @@ def test_backroom_help_lists_every_hub_and_report_command() -> None:
     report_line = text.split(" report ", 1)[1].split(" tui ", 1)[0]
     for name in ("nightly", "zone"):
         assert name in report_line
+
+
+def test_a_wrong_hub_setting_is_one_line_naming_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.sqlite'}"
+    assert _run(hub_cli.main, ["--db", url, "init", "--skus", "20", "--stores", "2"], capsys)[0] == 0
+    for name, value, argv in (("BACKROOM_HUB_BALANCE_MIN_HISTORY_H", "abc", ["rebalance"]),
+                              ("BACKROOM_HUB_BALANCE_EVERY_S", "-1", ["serve", "--port", "1"])):
+        monkeypatch.setenv(name, value)
+        code, _, err = _run(hub_cli.main, ["--db", url, *argv], capsys)
+        assert code == 2 and err.count("\n") == 1 and err.startswith(f"{name} is wrong: ") and repr(value) in err, err
+        monkeypatch.delenv(name)
