@@ -189,7 +189,17 @@ def main(argv: list[str] | None = None) -> int:
 
             # Serving migrates (the runbook's "the hub migrates its schema on start"), so it may
             # begin on an empty database; once, before the workers start.
-            open_hub(url, create=True).close()
+            hub = open_hub(url, create=True)
+            try:
+                stores = len(hub.sync_state())
+            finally:
+                hub.close()
+            shown = make_url(url).render_as_string(hide_password=True)
+            print(f"Serving the hub at http://{args.host}:{args.port} (database {shown}, {stores} stores).",
+                  file=sys.stderr)
+            if not stores:  # a typo in --db makes a new, empty hub that every token is refused by
+                print(f"That database holds no chain yet: every token is refused until "
+                      f"`backroom hub --db {shown} init` loads one.", file=sys.stderr)
             os.environ["BACKROOM_HUB_DATABASE_URL"] = url
             if args.country:
                 os.environ["BACKROOM_HUB_RCN_COUNTRY"] = args.country

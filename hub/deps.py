@@ -92,16 +92,27 @@ async def parse_body(request: Request, model: type[M], *, optional: bool = False
                                       for e in err.errors(include_url=False)]) from None
 
 
-async def no_body(request: Request) -> None:
+async def no_body(request: Request, _: Annotated[Principal, Depends(caller)]) -> None:
     """Refuse a body on a route that reads none: a field sent there (a quantity, a reason) would be
-    ignored without a word, and the caller would take it as done."""
+    ignored without a word, and the caller would take it as done. After the token (401 comes first)."""
     body = (await request.body()).strip()
     if body and body != b"{}":
         raise RequestValidationError([{"type": "extra_forbidden", "loc": ("body",), "input": body[:100].decode(
-            "utf-8", "replace"), "msg": "This request takes no body: it would be ignored."}])
+            "utf-8", "replace"), "msg": "this request takes no body: it would be ignored"}])
 
 
 NoBody = Depends(no_body)
+
+
+def only_query(request: Request, *names: str) -> None:
+    """Refuse a query parameter the route does not read: `?dry_run=true` on a route that takes it in
+    the body would run for real."""
+    unknown = sorted(set(request.query_params) - set(names))
+    if unknown:
+        raise RequestValidationError([{"type": "extra_forbidden", "loc": ("query", unknown[0]),
+                                       "input": request.query_params[unknown[0]][:100],
+                                       "msg": f"not a parameter here (this request reads only {', '.join(names)} "
+                                              "from the query; the rest goes in the body)"}])
 
 
 async def write(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -115,7 +115,7 @@ def test_pins_switches_promos_and_proposals_over_http(served) -> None:  # type: 
         assert ops.put(f"/ops/balance/pins/S001/{A.sku}", json={"quota": 2}).json()["pinned"] == 2
         assert ops.get("/ops/balance/settings").json()["pins"][0]["quota"] == 2
         too_many = ops.put(f"/ops/balance/pins/S001/{A.sku}", json={"quota": 5})  # S001 holds 4 after 3 hours
-        assert too_many.status_code == 409 and "S001 holds 4 of" in too_many.text, too_many.text
+        assert too_many.status_code == 409 and "S001 has 4 of" in too_many.text, too_many.text
         assert ops.delete(f"/ops/balance/pins/S001/{A.sku}").status_code == 200
         assert ops.delete(f"/ops/balance/pins/S001/{A.sku}").status_code == 200  # nothing to undo: as switching on
         assert "There is no store S009" in ops.delete(f"/ops/balance/pins/S009/{A.sku}").text
@@ -144,6 +144,8 @@ def test_pins_switches_promos_and_proposals_over_http(served) -> None:  # type: 
         assert [p["promo_id"] for p in ops.get("/ops/promos").json()] == [made.json()["promo_id"]]  # none written
         assert ops.delete(f"/ops/promos/{made.json()['promo_id']}").status_code == 200
         assert ops.delete(f"/ops/promos/{made.json()['promo_id']}").status_code == 404
+        asked = ops.post("/ops/rebalance", params={"dry_run": "true"})  # not a dry run: refused, not run for real
+        assert asked.status_code == 422 and "dry_run: not a parameter here" in asked.text, asked.text
         assert ops.post("/ops/rebalance").status_code == 200  # a bare POST: a pass of what changed
         open_ = ops.get("/ops/balance/proposals").json()
         assert open_ and all(p["to_location"] == "S001" for p in open_)

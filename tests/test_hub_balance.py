@@ -134,7 +134,8 @@ def test_a_pin_brings_the_quota_to_its_figure_and_keeps_it_there(world: BalanceW
     w.sync("S002")
     assert w.quota("S002") == 30
     assert [m for m in w.hub.rebalance(full=True)["moves"] if m["store_id"] == "S002"] == []
-    with pytest.raises(rules.NotEnough, match="S002 holds 40 of .*: a pin is at most that, not 41"):
+    with pytest.raises(rules.NotEnough, match=r"S002 has 40 of .* that may be its quota \(of 40 on hand\): a pin is "
+                                               r"at most that, not 41"):
         w.hub.pin("S002", A.sku, 41)
     assert w.hub.balancer_settings()["pins"][0]["quota"] == 30
 
@@ -221,14 +222,35 @@ def test_a_decided_proposal_is_not_made_again_within_a_day(world: BalanceWorld) 
     assert [outcome for outcome, _ in from_s002()] == ["proposed"]
 
 
-def test_an_accepted_proposal_from_a_store_says_what_the_store_must_send(world: BalanceWorld) -> None:
-    world.hours(3, sells={"S001": 2})
-    world.hub.rebalance()
-    p = next(p for p in world.hub.proposals() if p["from_location"] == "S002")
-    done = world.hub.decide_proposal(p["proposal_id"], accept=True)
-    assert "transfer" not in done and done["to_arrange"].startswith(f"S002 sends it: its clerk's transfer out of "
-                                                                    f"{p['qty']} {A.sku} to S001")
-    assert world.rows("SELECT count(*) FROM transfers") == [(0,)]
+def test_an_accepted_proposal_from_a_store_is_granted_to_it_to_send(world: BalanceWorld) -> None:
+    w = world
+    w.hours(3, sells={"S001": 2})
+    w.hub.rebalance()
+    p = next(p for p in w.hub.proposals() if p["from_location"] == "S002")
+    pid, qty = p["proposal_id"], p["qty"]
+    done = w.hub.decide_proposal(pid, accept=True)
+    assert "transfer" not in done and done["grant"]["store_id"] == "S002" and done["grant"]["qty"] == qty
+    assert done["to_arrange"].endswith(f"backroom node transfer out {A.sku} {qty} --to S001 --transfer-id {pid}")
+    # S002 sells nothing and holds more than it needs: still, no pass asks those units back meanwhile.
+    assert not [m for m in w.hub.rebalance(full=True)["moves"] if m["kind"] == "release" and m["store_id"] == "S002"]
+    w.sync("S002")  # the grant applied: the units are S002's quota, to send
+    sent = w.nodes["S002"].transfer_out("send-1", A.sku, qty, to_location="S001", transfer_id=pid)
+    assert sent
+    w.sync("S002")
+    w.sync("S001")
+    assert [(t["transfer_id"], t["qty"]) for t in w.nodes["S001"].lookup(A.gtin)["incoming"]] == [(pid, qty)]
+    w.nodes["S001"].transfer_in("recv-1", pid, A.sku, qty, from_location="S002")
+    w.sync("S001")
+    assert w.rows("SELECT status FROM transfers WHERE transfer_id = ?", pid) == [("received",)]
+    assert w.rows("SELECT count(*) FROM incidents") == [(0,)]
+
+
+def test_a_pin_at_a_store_heard_from_for_under_a_week_is_still_met(world: BalanceWorld) -> None:
+    w = world
+    w.hub.cadence = Cadence()  # the production week: no band asks S002 back yet, but ops chose the figure
+    w.hours(3)
+    w.hub.pin("S002", A.sku, 5)
+    assert [(m["kind"], m["qty"]) for m in w.hub.rebalance()["moves"] if m["store_id"] == "S002"] == [("release", 15)]
 
 
 def test_a_store_heard_from_for_under_an_hour_is_left_alone(world: BalanceWorld) -> None:

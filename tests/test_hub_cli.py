@@ -150,7 +150,11 @@ def test_serve_still_makes_and_migrates_a_new_database(
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: served.append(k["port"]))
     url = f"sqlite:///{tmp_path / 'new.sqlite'}"
     code, _, err = _run(hub_cli.main, ["--db", url, "serve", "--port", "8799"], capsys)
-    assert (code, err, served) == (0, "", [8799])
+    assert (code, served) == (0, [8799])
+    # A typo in --db makes a new, empty hub: serving says so, not only that it serves.
+    assert err.splitlines() == [f"Serving the hub at http://127.0.0.1:8799 (database {url}, 0 stores).",
+                                f"That database holds no chain yet: every token is refused until "
+                                f"`backroom hub --db {url} init` loads one."]
     code, out, _ = _run(hub_cli.main, ["--db", url, "token", "issue", "--role", "ops"], capsys)
     assert code == 0 and out.startswith("br_ops_")
 

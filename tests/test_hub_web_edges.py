@@ -144,3 +144,17 @@ def test_the_api_pages_load_nothing_from_the_internet(env: Env) -> None:
             assert httpx.get(env.url + asset).status_code == 200, asset
         assert "https://" not in r.text and "http://" not in r.text, r.text
     assert "/web/reservations" in httpx.get(env.url + "/openapi.json").json()["paths"]
+
+
+def test_a_body_sent_where_none_is_read_is_refused_and_nothing_happens(env: Env) -> None:
+    o = env.reserve(1, "S001", commit=False)
+    for path, body in ((f"/web/reservations/{o}/commit", {"qty": 5}), (f"/web/reservations/{o}/cancel", "not json")):
+        kw = {"json": body} if isinstance(body, dict) else {"content": body}
+        refused(env.call("web", "POST", path, headers={"Idempotency-Key": f"body-{path}"}, **kw), 422,
+                "takes no body")
+    assert env.ok("web", "GET", f"/web/orders/{o}")["status"] == "held"  # neither committed nor cancelled
+    # No token: 401 before anything, body or not.
+    assert httpx.post(env.url + f"/web/reservations/{o}/commit", json={"qty": 5}, timeout=10).status_code == 401
+    env.ok("web", "POST", f"/web/reservations/{o}/commit", headers={"Idempotency-Key": "body-ok"})
+    refused(env.call("web", "POST", f"/web/orders/{o}/ship", json={"address": "x"}), 422, "takes no body")
+    assert env.ok("web", "GET", f"/web/orders/{o}")["status"] == "ordered"

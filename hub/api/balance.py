@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, Strict, StrictBool
 
 from hub.api.errors import BUSY, MALFORMED, TOO_LARGE, UNAUTHENTICATED
-from hub.deps import HubDep, NoBody, Ops, json_body, off_loop, parse_body
+from hub.deps import HubDep, NoBody, Ops, json_body, off_loop, only_query, parse_body
 from sync.models import MAX_UNITS, bounded
 
 router = APIRouter(prefix="/ops", tags=["balance"])
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/ops", tags=["balance"])
 REFUSALS = {**UNAUTHENTICATED, 403: {"description": "not an ops token"},
             404: {"description": "unknown store, SKU, pin, promo or transfer proposal"},
             409: {"description": "a balancer pass is running now, the proposal was decided already, the "
-                                 "warehouse can no longer send it, or a pin is above what the store holds"},
+                                 "warehouse can no longer send it, or a pin is above what may be the store's quota"},
             **TOO_LARGE, **MALFORMED, **BUSY}
 
 StoreId = Annotated[str, Path(min_length=1, max_length=32)]
@@ -68,6 +68,7 @@ class PromoAsk(BaseModel):
 async def rebalance(request: Request, hub: HubDep, who: Ops, limit: Limit = 500) -> dict:
     """Run a balancer pass now (a `RebalanceAsk`; no body: a pass of what changed): the moves it made (the
     first `limit`), each with its reason. 409 while another pass is running. A dry run writes nothing."""
+    only_query(request, "limit")
     ask = await parse_body(request, RebalanceAsk, optional=True)
     done = await off_loop(request, hub.rebalance, dry_run=ask.dry_run, full=ask.full or None)
     return {**done, "moves": done["moves"][:limit], "more_moves": len(done["moves"]) > limit}
@@ -90,7 +91,7 @@ def balance_settings(hub: HubDep, who: Ops) -> dict:
 @router.put("/balance/pins/{store_id}/{sku}", responses=REFUSALS, openapi_extra=json_body(PinAsk))
 async def pin(store_id: StoreId, sku: Sku, request: Request, hub: HubDep, who: Ops) -> dict:
     """Pin the store's quota of the SKU (a `PinAsk`): each pass brings it to the pin, and no band moves it until
-    it is unpinned. A pin above what the store holds is refused."""
+    it is unpinned. A pin above what may be the store's quota (its units no hold or web order has) is refused."""
     ask = await parse_body(request, PinAsk)
     return await off_loop(request, hub.pin, store_id, sku, ask.quota)
 

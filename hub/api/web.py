@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from hub.api.errors import BUSY, MALFORMED, TOO_LARGE, UNAUTHENTICATED
-from hub.deps import HubDep, Token, WebShop, json_body, parse_body, write
+from hub.deps import HubDep, NoBody, Token, WebShop, json_body, parse_body, write
 from sync.models import bounded
 
 router = APIRouter(prefix="/web", tags=["web shop"])
@@ -62,12 +62,12 @@ async def reserve(request: Request, hub: HubDep, token: Token, idempotency_key: 
                        ttl_s=req.ttl_s, token=token)
 
 
-@router.post("/reservations/{reservation_id}/commit", responses=REFUSALS)
+@router.post("/reservations/{reservation_id}/commit", responses=REFUSALS, dependencies=[NoBody])
 def commit(reservation_id: str, hub: HubDep, who: WebShop, idempotency_key: KEY) -> dict:
     return hub.commit(reservation_id, idempotency_key)
 
 
-@router.post("/reservations/{reservation_id}/cancel", responses=REFUSALS)
+@router.post("/reservations/{reservation_id}/cancel", responses=REFUSALS, dependencies=[NoBody])
 def cancel(reservation_id: str, hub: HubDep, who: WebShop, idempotency_key: KEY) -> dict:
     return hub.cancel(reservation_id, idempotency_key)
 
@@ -89,21 +89,21 @@ def order(order_id: ORDER_ID, hub: HubDep, who: WebShop) -> dict:
     return hub.order(order_id)
 
 
-@router.post("/orders/{order_id}/ship", responses=ORDER_REFUSALS)
+@router.post("/orders/{order_id}/ship", responses=ORDER_REFUSALS, dependencies=[NoBody])
 def ship(order_id: ORDER_ID, hub: HubDep, who: WebShop, idempotency_key: MAYBE_KEY = None) -> dict:
     """Ship the order: from the warehouse now (done); from a store, asked of it (to_hand_over): its
     next pull lists the order, and its hand-over entry makes it done. Not once it is to be picked up."""
     return hub.fulfil(order_id, "ship", idempotency_key)
 
 
-@router.post("/orders/{order_id}/pickup", responses=ORDER_REFUSALS)
+@router.post("/orders/{order_id}/pickup", responses=ORDER_REFUSALS, dependencies=[NoBody])
 def pickup(order_id: ORDER_ID, hub: HubDep, who: WebShop, idempotency_key: MAYBE_KEY = None) -> dict:
     """The customer collects the order at its store (to_hand_over): the store's next pull lists it,
     and the clerk's hand-over makes it done. Not once it is to be shipped."""
     return hub.fulfil(order_id, "pickup", idempotency_key)
 
 
-@router.post("/orders/{order_id}/cancel", responses=ORDER_REFUSALS)
+@router.post("/orders/{order_id}/cancel", responses=ORDER_REFUSALS, dependencies=[NoBody])
 def cancel_order(order_id: ORDER_ID, hub: HubDep, who: WebShop, idempotency_key: MAYBE_KEY = None) -> dict:
     """Cancel the order: its units return to the hub's share. Not once it was handed over."""
     return hub.cancel_order(order_id, idempotency_key)

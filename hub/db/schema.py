@@ -98,7 +98,7 @@ release_requests = Table(
     Column("store_id", String(32), nullable=False),
     Column("sku", String(64), nullable=False),
     Column("qty", Integer, nullable=False),
-    Column("status", String(16), nullable=False, default="open"),  # open | answered
+    Column("status", String(16), nullable=False, default="open"),  # open | answered | withdrawn (to be sent instead)
     Column("released", Integer),
     Column("created_at", String(40), nullable=False),
     Index("release_requests_open", "status", "store_id"),  # the open ones (the balancer; a store's pull)

@@ -60,6 +60,7 @@ from hub.service.balance_inputs import (
     Facts, Folded, Forecasts, cached_demand, chunks, fetch, fold_sales, online_intervals, positions_at,
     positions_of_skus, promos_in,
 )
+from hub.service.balance_settings import REPEAT_AFTER
 from hub.service.balance_web import fold_web, kept_web_demand, web_demand
 from sync.kinds import parse_stamp, stamp
 
@@ -130,6 +131,9 @@ class Pass:
         # Hours without a sale say little of a week: a store is asked for quota back once the hub has
         # seen a week of it (a SKU that sells on Saturdays is not dead on a Tuesday); until then, grants only.
         self.young = {s for s in self.stores if seen[s] < cad.min_history}
+        # A store granted units to send (an accepted transfer proposal) is not asked for them back meanwhile.
+        self.sending = set(driver_sql(conn, "SELECT from_location, sku FROM transfer_proposals WHERE status = "
+                                            "'accepted' AND decided_at > ?", (stamp(now - REPEAT_AFTER),)).all())
         promos = promos_in(conn, now, cad.history, self.st.window)
         self.fc = Forecasts(conn, now, window=self.st.window, history=cad.history, online=online, promos=promos,
                             folded=out.folded)
@@ -280,10 +284,15 @@ class Pass:
 
     # -- planning ------------------------------------------------------------------------------
 
+    def _may(self, m: Move) -> bool:
+        """Whether the hub makes `m`: not a release of a store it knows too little of, or of units it
+        granted a store to send; a pin's, always (ops chose the figure)."""
+        return m.kind != "release" or m.pin is not None or (
+            m.location not in self.young and (m.location, m.sku) not in self.sending)
+
     def _plan(self, out: Planned, rows: list[tuple], *, wide: bool, web: dict[str, float] | None = None) -> None:
         tight: set[str] = set()
-        moves = [m for m in plan(rows, self.st, web_demand=web, tight=tight)
-                 if m.kind != "release" or m.location not in self.young]
+        moves = [m for m in plan(rows, self.st, web_demand=web, tight=tight) if self._may(m)]
         out.moves += moves
         out.spots += len(rows)
         if wide:

@@ -41,9 +41,11 @@ class BalanceSettingsOps:
 
         def tx(conn: Connection) -> dict:
             self._location(conn, store_id, "store")
-            on_hand = self._positions(conn, store_id, [sku])[sku].on_hand
-            if quota > on_hand:
-                raise rules.NotEnough(f"{store_id} holds {on_hand} of {sku}: a pin is at most that, not {quota}.")
+            p = self._positions(conn, store_id, [sku])[sku]
+            most = p.quota + p.in_flight + p.promisable  # holds and the web's orders are promised already
+            if quota > most:
+                raise rules.NotEnough(f"{store_id} has {most} of {sku} that may be its quota (of {p.on_hand} "
+                                      f"on hand): a pin is at most that, not {quota}.")
             at = stamp(self.clock())
             driver_sql(conn, "INSERT INTO balance_pins (store_id, sku, quota, at) VALUES (?, ?, ?, ?) "
                              "ON CONFLICT (store_id, sku) DO UPDATE SET quota = excluded.quota, at = excluded.at",
@@ -143,10 +145,11 @@ class BalanceSettingsOps:
 
         From a warehouse the hub ships it at once: the units leave the warehouse's share and
         the receiving store's pull lists the transfer, which its clerk receives into quota.
-        A store's units leave only by that store's own ledger, so from a store an accepted
-        proposal is what ops arrange with it (its clerk's transfer out, which comes out of its
-        quota). Either way the balancer proposes the same move again only a day after it was
-        decided (`REPEAT_AFTER`), and proposes nothing the transfer on its way already covers.
+        A store's units leave only by that store's own ledger: the hub grants the units, out of
+        that store's hub share, to that store, and its clerk sends them (a transfer out of its
+        quota, under the proposal's id) once its pull has applied the grant; its open requests
+        for the SKU back are withdrawn, and for a day no pass asks it for that SKU back. Either way the balancer proposes the same move again
+        only a day after it was decided (`REPEAT_AFTER`).
         """
         def tx(conn: Connection) -> dict:
             row = driver_sql(conn, "SELECT status, from_location, to_location, sku, qty FROM transfer_proposals "
@@ -169,8 +172,12 @@ class BalanceSettingsOps:
                 out["transfer"] = {"transfer_id": proposal_id, "status": "in_transit", "from_location": source,
                                    "to_location": dest, "sku": sku, "qty": qty}
             elif accept:
-                out["to_arrange"] = (f"{source} sends it: its clerk's transfer out of {qty} {sku} to {dest} "
-                                     f"(transfer id {proposal_id}), out of {source}'s quota.")
+                out["grant"] = self._grant_in(conn, source, sku, qty)
+                # An open request for the SKU back would take the units before the clerk sends them.
+                driver_sql(conn, "UPDATE release_requests SET status = 'withdrawn' WHERE store_id = ? AND sku = ? "
+                                 "AND status = 'open'", (source, sku))
+                out["to_arrange"] = (f"{source} sends it once its pull applies grant {out['grant']['grant_id']}: "
+                                     f"backroom node transfer out {sku} {qty} --to {dest} --transfer-id {proposal_id}")
             driver_sql(conn, "UPDATE transfer_proposals SET status = ?, decided_at = ? WHERE proposal_id = ?",
                        (out["status"], now, proposal_id))
             return out

@@ -71,20 +71,23 @@ class OpsOps:
     def grant(self, store_id: str, sku: str, qty: int, key: str | None = None) -> dict:
         """Hub -> store: the hub's share goes down in the same transaction that records the grant."""
         def work(conn: Connection) -> dict:
-            loc = self._location(conn, store_id, "store")
-            ps = self._positions(conn, store_id, [sku])
-            before = self._snapshot(ps)
-            rules.grant(ps[sku], qty, blocked=loc.blocked)
-            # Unique for ever: a hub restored from a backup rewinds next_grant_no, and a node that
-            # already applied the old grant of that number must not take a new one for a repeat.
-            grant_id = f"G-{store_id}-{loc.next_grant_no}-{self.unique(4)}"
-            conn.execute(insert(grants).values(grant_id=grant_id, store_id=store_id, grant_no=loc.next_grant_no,
-                                               sku=sku, qty=qty, status="in_flight", created_at=stamp(self.clock())))
-            conn.execute(update(locations).where(locations.c.id == store_id)
-                         .values(next_grant_no=loc.next_grant_no + 1))
-            self._save(conn, before, ps.values(), stamp(self.clock()))
-            return {"grant_id": grant_id, "grant_no": loc.next_grant_no, "store_id": store_id, "sku": sku, "qty": qty}
+            return self._grant_in(conn, store_id, sku, qty)
         return transact(self.engine, lambda conn: self._once(conn, key and f"grant:{key}", work, (store_id, sku, qty)))
+
+    def _grant_in(self, conn: Connection, store_id: str, sku: str, qty: int) -> dict:
+        """A grant, in the caller's transaction."""
+        loc = self._location(conn, store_id, "store")
+        ps = self._positions(conn, store_id, [sku])
+        before = self._snapshot(ps)
+        rules.grant(ps[sku], qty, blocked=loc.blocked)
+        # Unique for ever: a hub restored from a backup rewinds next_grant_no, and a node that
+        # already applied the old grant of that number must not take a new one for a repeat.
+        grant_id = f"G-{store_id}-{loc.next_grant_no}-{self.unique(4)}"
+        conn.execute(insert(grants).values(grant_id=grant_id, store_id=store_id, grant_no=loc.next_grant_no,
+                                           sku=sku, qty=qty, status="in_flight", created_at=stamp(self.clock())))
+        conn.execute(update(locations).where(locations.c.id == store_id).values(next_grant_no=loc.next_grant_no + 1))
+        self._save(conn, before, ps.values(), stamp(self.clock()))
+        return {"grant_id": grant_id, "grant_no": loc.next_grant_no, "store_id": store_id, "sku": sku, "qty": qty}
 
     def request_release(self, store_id: str, sku: str, qty: int, key: str | None = None) -> dict:
         """Store -> hub: the hub only asks; units join its share when the store's release entry arrives."""
