@@ -70,6 +70,7 @@ def pull(node: Node, client: HubClient) -> dict:
     """Apply grants and answer release requests; keep the chain picture and catalog current."""
     store = node.store_id
     done = {"grants": 0, "releases": 0, "chain": 0, "catalog": 0, "grant_problems": 0}
+    answered: set[str] = set()  # every page lists every open request: each is answered (and counted) once
     while True:
         cursor = int(node.meta().get("pull_cursor", 0))
         resp = client.pull(store, cursor)
@@ -87,8 +88,10 @@ def pull(node: Node, client: HubClient) -> dict:
                 pass  # applied before under this grant id, with this content: nothing to do
         done["grant_problems"] += len(node.problems(limit=1000)) - problems
         for rr in resp.release_requests:
-            node.release_quota(_op_id("release", rr.request_id), rr.sku, rr.qty, request_id=rr.request_id)
-            done["releases"] += 1
+            if rr.request_id not in answered:
+                node.release_quota(_op_id("release", rr.request_id), rr.sku, rr.qty, request_id=rr.request_id)
+                answered.add(rr.request_id)
+        done["releases"] = len(answered)
         node.record_pull(resp)
         done["chain"] += len(resp.chain_stock)
         done["catalog"] += len(resp.catalog)

@@ -318,6 +318,16 @@ class TestHubContract:
         with pytest.raises(rules.BadRequest):
             hub.request_release("S001", A.sku, 0)
 
+    def test_a_release_request_listed_on_every_page_of_a_pull_is_answered_and_counted_once(
+            self, hub: Hub, stores: Stores, monkeypatch: pytest.MonkeyPatch) -> None:
+        stores.push("S001")
+        hub.request_release("S001", A.sku, 3)
+        whole = hub.pull
+        monkeypatch.setattr(hub, "pull", lambda store_id, cursor=0, limit=2000: whole(store_id, cursor, 1))
+        assert hub.pull("S001").more  # pages of one feed row, each listing the open request
+        assert stores.pull("S001")["releases"] == 1
+        assert stores.node("S001").balance(A.sku).quota == 4
+
     # -- web shop ------------------------------------------------------------------------
 
     def test_reserve_commit_cancel_expire_return_units(self, hub: Hub) -> None:
