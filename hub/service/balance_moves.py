@@ -4,8 +4,8 @@
   store applies on its next pull (`rules.grant`, as `Hub.grant` does, many at once);
 - release: a release request the store answers on its next pull;
 - transfer: a proposal ops can see and accept (from a warehouse the hub then
-  ships it; from a store, ops arrange it with the store); none is made again
-  within a day of ops deciding the same move.
+  ships it; from a store, it grants the store the units to send); the pass
+  proposes none that ops decided within a day (`balance_restraints`).
 
 Every move is recorded in `balance_moves` with its reason and what became of
 it, in the same transaction as the grant, request or proposal it became. Moves
@@ -27,9 +27,7 @@ from hub.db import RowWriter, driver_sql, leasing, one_of, transact
 from hub.rules import Move
 from hub.service.balance_inputs import chunks, note_contacts
 from hub.service.balance_pass import Planned
-from hub.service.balance_settings import REPEAT_AFTER
 from hub.service.common import _WRITE_POSITIONS, _feed_row, _write_feed
-from sync.kinds import parse_stamp, stamp
 
 CHUNK = 1000
 LEASE = "balance"
@@ -130,13 +128,10 @@ def _releases(hub: Any, conn: Connection, moves: list[tuple[str, Move]], now: st
 
 
 def _proposals(hub: Any, conn: Connection, moves: list[tuple[str, Move]], now: str,
-               open_ones: dict[tuple[str, str, str], str], decided: dict[tuple[str, str, str], str]) -> list[tuple]:
+               open_ones: dict[tuple[str, str, str], str]) -> list[tuple]:
     recorded = []
     for mid, m in moves:
         key = (m.source or "", m.location, m.sku)
-        if key in decided:  # ops said yes or no to this move lately: asking again is noise
-            recorded.append((mid, m, "skipped", f"decided by ops lately: {decided[key]}"))
-            continue
         pid = open_ones.get(key)
         if pid is None:
             pid = open_ones[key] = f"TP-{hub.unique(6)}"
@@ -173,10 +168,6 @@ class Writer:
         open_ones = {(f, t, k): pid for pid, f, t, k in driver_sql_all(
             self.hub, "SELECT proposal_id, from_location, to_location, sku FROM transfer_proposals "
                       "WHERE status = 'open'")}
-        since = stamp(parse_stamp(self.now) - REPEAT_AFTER)
-        decided = {(f, t, k): f"{pid} {status}" for pid, f, t, k, status in driver_sql_all(
-            self.hub, "SELECT proposal_id, from_location, to_location, sku, status FROM transfer_proposals "
-                      "WHERE status IN ('accepted', 'dismissed') AND decided_at > ?", (since,))}
         renewed: set[str] = set()
         numbered = [(f"{self.run_id}-{n:07d}", m) for n, m in enumerate(planned.moves, start=1)]
         for part in chunks(numbered, CHUNK):
@@ -185,8 +176,7 @@ class Writer:
                 mine = dict(open_ones)
                 done = grant_many(self.hub, conn, [x for x in part if x[1].kind == "grant"], self.now)
                 done += _releases(self.hub, conn, [x for x in part if x[1].kind == "release"], self.now)
-                done += _proposals(self.hub, conn, [x for x in part if x[1].kind == "transfer"], self.now, mine,
-                                   decided)
+                done += _proposals(self.hub, conn, [x for x in part if x[1].kind == "transfer"], self.now, mine)
                 record(conn, self.run_id, done, self.now)
                 return done, mine
             done, mine = self._tx(work)
@@ -259,6 +249,6 @@ class Writer:
         self._tx(stores)
 
 
-def driver_sql_all(hub: Any, sql: str, params: tuple = ()) -> list:
+def driver_sql_all(hub: Any, sql: str) -> list:
     with hub.reads.connect() as conn:
-        return driver_sql(conn, sql, params).all()
+        return driver_sql(conn, sql).all()

@@ -14,9 +14,9 @@ costs more than a pass may take, so a pass plans what changed:
 
 A store with no forecast yet (the balancer is new, or the store is) is left
 alone until its turn comes, as is one the hub has heard from for less than
-`min_seen`: no forecast is not a forecast of nothing. Nor is a short one: a
-store heard from for less than `min_history` (a week) may be granted quota
-but is never asked for any back.
+`min_seen`: no forecast is not a forecast of nothing. What the hub holds
+back from a plan's moves (a store it knows under a week is not asked for
+quota back; transfers ops decided lately) is in `balance_restraints.py`.
 
 `plan` decides every move. It plans each SKU on its own, and with no web
 demand given it decides a store's grant or release from that store's spot
@@ -60,7 +60,7 @@ from hub.service.balance_inputs import (
     Facts, Folded, Forecasts, cached_demand, chunks, fetch, fold_sales, online_intervals, positions_at,
     positions_of_skus, promos_in,
 )
-from hub.service.balance_settings import REPEAT_AFTER
+from hub.service.balance_restraints import Restraints
 from hub.service.balance_web import fold_web, kept_web_demand, web_demand
 from sync.kinds import parse_stamp, stamp
 
@@ -128,12 +128,7 @@ class Pass:
         seen = {s: sum((b - max(a, start) for a, b in online.get(s, ()) if b > start), timedelta())
                 for s in self.stores}
         facts.off_stores |= {s for s in self.stores if seen[s] < cad.min_seen}
-        # Hours without a sale say little of a week: a store is asked for quota back once the hub has
-        # seen a week of it (a SKU that sells on Saturdays is not dead on a Tuesday); until then, grants only.
-        self.young = {s for s in self.stores if seen[s] < cad.min_history}
-        # A store granted units to send (an accepted transfer proposal) is not asked for them back meanwhile.
-        self.sending = set(driver_sql(conn, "SELECT from_location, sku FROM transfer_proposals WHERE status = "
-                                            "'accepted' AND decided_at > ?", (stamp(now - REPEAT_AFTER),)).all())
+        self.restraints = Restraints.read(conn, now, seen, cad.min_history)
         promos = promos_in(conn, now, cad.history, self.st.window)
         self.fc = Forecasts(conn, now, window=self.st.window, history=cad.history, online=online, promos=promos,
                             folded=out.folded)
@@ -284,15 +279,9 @@ class Pass:
 
     # -- planning ------------------------------------------------------------------------------
 
-    def _may(self, m: Move) -> bool:
-        """Whether the hub makes `m`: not a release of a store it knows too little of, or of units it
-        granted a store to send; a pin's, always (ops chose the figure)."""
-        return m.kind != "release" or m.pin is not None or (
-            m.location not in self.young and (m.location, m.sku) not in self.sending)
-
     def _plan(self, out: Planned, rows: list[tuple], *, wide: bool, web: dict[str, float] | None = None) -> None:
         tight: set[str] = set()
-        moves = [m for m in plan(rows, self.st, web_demand=web, tight=tight) if self._may(m)]
+        moves = [m for m in plan(rows, self.st, web_demand=web, tight=tight) if self.restraints.allow(m)]
         out.moves += moves
         out.spots += len(rows)
         if wide:
