@@ -183,8 +183,13 @@ def test_an_accepted_proposal_from_the_warehouse_is_shipped_and_received_into_qu
     p = next(p for p in w.hub.proposals() if p["from_location"] == "W01")
     pid, qty = p["proposal_id"], p["qty"]
     assert (p["to_location"], p["sku"]) == ("S001", A.sku) and qty >= 2
-    wh = w.position("W01")
+    wh, before = w.position("W01"), w.hub.stock(A.sku)["total"]
     done = w.hub.decide_proposal(pid, accept=True)
+    # On no location's hand while on its way, and in sight all the same.
+    stock = w.hub.stock(A.sku)
+    assert [(t["transfer_id"], t["from_location"], t["to_location"], t["qty"]) for t in stock["in_transit"]] == [
+        (pid, "W01", "S001", qty)]
+    assert stock["total"]["on_hand"] + stock["total"]["in_transit"] == before["on_hand"] + before["in_transit"]
     assert done["status"] == "accepted" and done["transfer"]["status"] == "in_transit"
     with pytest.raises(rules.Conflict):
         w.hub.decide_proposal(pid, accept=False)

@@ -12,7 +12,7 @@ from hub import db, rules
 from hub.db import driver_sql
 from hub.db import (
     grants, incidents, items, locations, opening_stock, release_requests, reservations,
-    store_contacts, store_entries, transact,
+    store_contacts, store_entries, transact, transfers,
 )
 from hub.rules import Position
 from hub.service.common import POSITION_FIGURES
@@ -105,12 +105,19 @@ class OpsOps:
                         lambda conn: self._once(conn, key and f"release:{key}", work, (store_id, sku, qty)))
 
     def stock(self, sku: str) -> dict:
-        with self.reads.connect() as conn:
+        """Every location's figures of `sku`, and the transfers on their way (on no location's hand:
+        the sender's entry took them off, the receiver's has not yet put them on)."""
+        with self.consistent_reads.connect() as conn:
             rows = self._sku_positions(conn, sku)
+            moving = [dict(r._mapping) for r in conn.execute(
+                select(transfers.c.transfer_id, transfers.c.from_location, transfers.c.to_location, transfers.c.qty,
+                       transfers.c.sent_at).where(transfers.c.sku == sku, transfers.c.status == "in_transit")
+                .order_by(transfers.c.sent_at))]
         per = [{"location": p.location, **{f: getattr(p, f) for f in POSITION_FIGURES}, "promisable": p.promisable}
                for p in rows]
         totals = {f: sum(x[f] for x in per) for f in (*POSITION_FIGURES, "promisable")}
-        return {"sku": sku, "locations": per, "total": totals}
+        return {"sku": sku, "locations": per, "total": {**totals, "in_transit": sum(t["qty"] for t in moving)},
+                "in_transit": moving}
 
     def sync_state(self) -> list[dict]:
         now = self.clock()
