@@ -58,7 +58,8 @@ def test_the_swarm_injects_every_fault_and_the_world_is_busy(swarm: list[dict]) 
     for key in ("over_quota_sales", "grants", "release_requests", "holds_collected", "transfers", "web_reserved",
                 "web_commit", "web_cancel", "web_expired", "late_delivered", "refused:quota_exceeded",
                 "entries_lost_in_restore", "warehouse_shipped", "web_asked_store", "orders_handed_over",
-                "orders_resourced", "forged:foreign_order", "balance_passes", "balance_grant", "balance_release"):
+                "orders_resourced", "forged:foreign_order", "balance_passes", "balance_grant", "balance_release",
+                "warehouse_transfers"):
         assert busy[key] > 0, (key, dict(busy))
 
 

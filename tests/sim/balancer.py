@@ -5,7 +5,9 @@ At the end of a step (`World.step` calls `step`), now and then:
 - a scheduled pass on one of the hub processes (`Hub.rebalance(scheduled=True)`:
   the lease decides whether it runs), or a pass ops ask for, or a dry run;
 - ops pin or unpin a spot, switch the balancer off or on for a store or a SKU,
-  add or delete a promo.
+  add or delete a promo, accept or dismiss a transfer proposal (one from the
+  warehouse is a box on its way, booked in when it arrives; a restored hub that
+  forgot it holds its units again, as phantoms).
 
 Its draws come from a stream of its own, `Random(seed, step, "balance")`, and
 it acts after the step's own work: the step's choices are the same with the
@@ -104,9 +106,11 @@ def check_run(w: World, run_id: str, settings: list[list[tuple]]) -> None:
 
 def steer(w: World, rng: random.Random) -> None:
     hub, store, sku = rng.choice(w.hubs), rng.choice(w.stores), rng.choice(w.skus)
-    what = rng.choice(("pin", "unpin", "off", "on", "promo", "unpromo"))
+    what = rng.choice(("pin", "unpin", "off", "on", "promo", "unpromo", "decide"))
     try:
-        if what == "pin":
+        if what == "decide":
+            decide(w, hub, rng)
+        elif what == "pin":
             hub.pin(store, sku, rng.randint(0, 4))
         elif what == "unpin":
             hub.unpin(store, sku)
@@ -127,6 +131,43 @@ def steer(w: World, rng: random.Random) -> None:
         pass  # nothing pinned there, no promo left
     except (hub_rules.HubError, w.ambiguous):
         w.stats["balance_steer_failed"] += 1
+
+
+def decide(w: World, hub, rng: random.Random) -> None:  # type: ignore[no-untyped-def]
+    """Ops accept or dismiss a transfer proposal. One the warehouse ships is a box on its way: the world
+    books it in when it arrives, as it does a store's. A store's is a grant to that store, which its
+    books already follow."""
+    proposals = hub.proposals()
+    if not proposals:
+        raise hub_rules.Unknown("no proposal open")
+    p = rng.choice(proposals)
+    accept = rng.random() < 0.7
+    try:
+        hub.decide_proposal(p["proposal_id"], accept=accept)
+    finally:  # a commit whose answer was lost happened all the same: the hub's records say whether
+        row = w.checker.hub().execute("SELECT from_location, to_location, sku, qty FROM transfers "
+                                      "WHERE transfer_id = ?", (p["proposal_id"],)).fetchone()
+        if row is not None and not any(t["id"] == p["proposal_id"] for t in w.transfers):
+            source, dest, sku, qty = row
+            w.tally[sku]["in_transit"] += qty
+            w.transfers.append({"id": p["proposal_id"], "from": source, "to": dest, "sku": sku, "qty": qty,
+                                "booked": False, "by_hub": True,
+                                "arrives": w.now + timedelta(minutes=rng.randint(60, 12 * 60))})
+            w.stats["warehouse_transfers"] += 1
+            w.log(f"ops accept {p['proposal_id']}: {source} sends {qty} {sku} to {dest}")
+
+
+def hub_restored(w: World) -> None:
+    """Boxes the warehouse sent left, whatever the restored hub holds: one it no longer knows of is
+    units its book holds again (phantoms), and a box no store can book as that transfer goes in as a
+    delivery."""
+    c = w.checker.hub()
+    for t in w.transfers:
+        if t.get("by_hub") and c.execute("SELECT 1 FROM transfers WHERE transfer_id = ?", (t["id"],)).fetchone() \
+                is None and not t.get("forgotten"):
+            t["forgotten"] = True
+            w.tally[t["sku"]]["phantom"] += t["qty"]
+            w.stats["warehouse_transfers_forgotten"] += 1
 
 
 def _read(w: World, queries: list[str] | tuple[str, ...]) -> list[list[tuple]]:

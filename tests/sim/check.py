@@ -14,7 +14,7 @@ Per SKU, with S the stores and L every location:
       + shipped                                                (web orders handed over or sent off)
       + Σ on_hand_delta of entries a restore destroyed         (their events happened; no book has them)
      == opening + received + returned + counted_up
-      + phantom                                                (warehouse shipments a restored hub forgot)
+      + phantom                                (warehouse shipments and transfers a restored hub forgot)
 
     `pending` is the hub-side delta (`on_hand - quota - held`) of a store's
     entries past the hub's copy. A rogue store's own books are added on

@@ -257,7 +257,7 @@ def book_arrived_transfers(w: World, everything: bool = False) -> None:
         except StoreError as err:
             if err.code != "unknown_transfer":
                 raise
-            orphaned = any(e["ref"] == t["id"] for e in w.orphans[t["from"]])
+            orphaned = t.get("forgotten") or any(e["ref"] == t["id"] for e in w.orphans.get(t["from"], ()))
             if not orphaned:
                 continue  # the store has not pulled it yet
             do(w, t["to"], "receive", t["sku"], t["qty"])

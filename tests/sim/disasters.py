@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sync.kinds import stamp
-from tests.sim import clerk, orders
+from tests.sim import balancer, clerk, orders
 
 
 def _copy_db(src: Path, dst: Path) -> None:
@@ -131,6 +131,7 @@ class Disasters:
             now = dict(c.execute("SELECT reservation_id, status FROM reservations").fetchall())
         c.close()
         orders.hub_restored(self, now)
+        balancer.hub_restored(self)
         self.web = {rid: {**x, "status": now[rid]} for rid, x in self.web.items() if rid in now}
         self.stats["fault:hub_restore"] += 1
         self.log("the hub's database is restored from its backup")
