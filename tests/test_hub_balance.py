@@ -176,11 +176,16 @@ def test_a_store_low_at_its_pull_gets_its_top_up_in_that_pull(world: BalanceWorl
     assert world.hub.balance_view()["top_ups_at_pull"][0]["ref"] == top_up[0][0]
 
 
-def test_an_accepted_proposal_from_the_warehouse_is_shipped_and_received_into_quota(world: BalanceWorld) -> None:
-    w = world
+def proposal_from(w: BalanceWorld, source: str) -> dict:
+    """Three hours of S001 selling 12 an hour, a pass, and the transfer it proposes from `source` to S001."""
     w.hours(3, sells={"S001": 2})
     w.hub.rebalance()
-    p = next(p for p in w.hub.proposals() if p["from_location"] == "W01")
+    return next(p for p in w.hub.proposals() if p["from_location"] == source)
+
+
+def test_an_accepted_proposal_from_the_warehouse_is_shipped_and_received_into_quota(world: BalanceWorld) -> None:
+    w = world
+    p = proposal_from(w, "W01")
     pid, qty = p["proposal_id"], p["qty"]
     assert (p["to_location"], p["sku"]) == ("S001", A.sku) and qty >= 2
     wh, before = w.position("W01"), w.hub.stock(A.sku)["total"]
@@ -211,9 +216,7 @@ def test_an_accepted_proposal_from_the_warehouse_is_shipped_and_received_into_qu
 
 def test_a_decided_proposal_is_not_made_again_within_a_day(world: BalanceWorld) -> None:
     w = world
-    w.hours(3, sells={"S001": 2})
-    w.hub.rebalance()
-    p = next(p for p in w.hub.proposals() if p["from_location"] == "S002")
+    p = proposal_from(w, "S002")
     assert w.hub.decide_proposal(p["proposal_id"], accept=False)["status"] == "dismissed"
 
     def from_s002() -> list[tuple[str, str]]:
@@ -229,9 +232,7 @@ def test_a_decided_proposal_is_not_made_again_within_a_day(world: BalanceWorld) 
 
 def test_an_accepted_proposal_from_a_store_is_granted_to_it_to_send(world: BalanceWorld) -> None:
     w = world
-    w.hours(3, sells={"S001": 2})
-    w.hub.rebalance()
-    p = next(p for p in w.hub.proposals() if p["from_location"] == "S002")
+    p = proposal_from(w, "S002")
     pid, qty = p["proposal_id"], p["qty"]
     done = w.hub.decide_proposal(pid, accept=True)
     assert "transfer" not in done and done["grant"]["store_id"] == "S002" and done["grant"]["qty"] == qty
