@@ -194,12 +194,11 @@ def main(argv: list[str] | None = None) -> int:
                 stores = len(hub.sync_state())
             finally:
                 hub.close()
-            shown = make_url(url).render_as_string(hide_password=True)
-            print(f"Serving the hub at http://{args.host}:{args.port} (database {shown}, {stores} stores).",
+            print(f"Serving the hub at http://{args.host}:{args.port} (database {shown(url)}, {stores} stores).",
                   file=sys.stderr)
             if not stores:  # a typo in --db makes a new, empty hub that every token is refused by
                 print(f"That database holds no chain yet: every token is refused until "
-                      f"`backroom hub --db {shown} init` loads one.", file=sys.stderr)
+                      f"`backroom hub --db {shown(url)} init` loads one.", file=sys.stderr)
             os.environ["BACKROOM_HUB_DATABASE_URL"] = url
             if args.country:
                 os.environ["BACKROOM_HUB_RCN_COUNTRY"] = args.country

@@ -8,8 +8,8 @@ import sys
 from datetime import date
 
 from hub.cli import NoHub, _db, init_hint, open_hub
+from hub.cli import settings as hub_settings
 from hub.rules import HubError
-from hub.settings import Settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,8 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings()
     try:
+        settings = hub_settings()
         hub = open_hub(_db(args), init_hint=init_hint(args))
     except NoHub as err:
         print(f"backroom report: {err}", file=sys.stderr)
