@@ -148,8 +148,9 @@ class BalanceSettingsOps:
         A store's units leave only by that store's own ledger: the hub grants the units, out of
         that store's hub share, to that store, and its clerk sends them (a transfer out of its
         quota, under the proposal's id) once its pull has applied the grant; its open requests
-        for the SKU back are withdrawn, and for a day no pass asks it for that SKU back. Either way the balancer proposes the same move again
-        only a day after it was decided (`REPEAT_AFTER`).
+        for the SKU back are withdrawn, and for a day no pass asks it for that SKU back. Either
+        way the balancer proposes the same move again only a day after it was decided
+        (`REPEAT_AFTER`, kept by `balance_restraints`).
         """
         def tx(conn: Connection) -> dict:
             row = driver_sql(conn, "SELECT status, from_location, to_location, sku, qty FROM transfer_proposals "
